@@ -1,0 +1,544 @@
+package io.millrace.pipeline;
+
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A bounded, multi-producer multi-consumer channel, like Go's {@code chan T}, made safe.
+ *
+ * <p>Get one from {@link #buffered(int)} (holds up to {@code capacity} elements) or {@link
+ * #rendezvous()} (holds none: a {@link #send} completes only when a receiver has taken the
+ * element). Differences from Go, each removing a trap:
+ *
+ * <ul>
+ *   <li>Receiving from a closed channel never yields zero values: once the channel is closed and
+ *       drained, {@link #receive()} throws {@link ChannelClosedException} and iteration ends.
+ *   <li>Sending to a closed channel throws {@link ChannelClosedException} instead of panicking;
+ *       {@link #close()} is idempotent.
+ *   <li>A producer can end the channel with an error, {@link #fail(Throwable)}, which every
+ *       receiver sees as the cause of the {@link ChannelClosedException}.
+ * </ul>
+ *
+ * <p><b>Blocking and interrupts.</b> {@link #send}, {@link #receive} and {@link #poll(Duration)}
+ * block the calling thread (cheaply on a virtual thread: the implementation uses a {@link
+ * ReentrantLock}, never {@code synchronized}) and throw {@link InterruptedException} if the thread
+ * is interrupted while waiting; an interrupted send has not delivered its element. Iteration
+ * cannot throw a checked exception: if the iterating thread is interrupted while waiting, the
+ * interrupt flag is set again and a {@link CancellationException} is thrown.
+ *
+ * <p><b>Memory visibility.</b> Actions before a successful {@code send} of an element
+ * happen-before the actions after the {@code receive} that returns it.
+ *
+ * <p>Elements must not be {@code null}.
+ *
+ * @param <T> the element type
+ */
+public final class Channel<T> implements Iterable<T> {
+  /*
+   * Implementation: a ring buffer guarded by one ReentrantLock with two conditions, like
+   * ArrayBlockingQueue. A rendezvous channel uses a one-slot buffer plus sequence numbers: the
+   * sender parks its element in the slot and waits until a receiver has taken it (takeSeq has
+   * reached its putSeq); if it is interrupted or the channel closes first, it takes the element
+   * back, so "send returned" always means "a receiver got it".
+   *
+   * The package-private bulk operations (drainTo, sendAll) move many elements per lock
+   * acquisition; the pipeline runtime uses them to hand elements between stages in chunks.
+   */
+
+  private final int capacity;
+  private final Object[] items;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition notEmpty = lock.newCondition();
+  private final Condition notFull = lock.newCondition();
+  private final Condition taken; // rendezvous only
+
+  // all guarded by lock
+  private int head;
+  private int count;
+  private boolean closed;
+  private Throwable failure;
+  private long putSeq;
+  private long takeSeq;
+
+  private Channel(int capacity) {
+    this.capacity = capacity;
+    this.items = new Object[Math.max(1, capacity)];
+    this.taken = capacity == 0 ? lock.newCondition() : null;
+  }
+
+  /**
+   * Creates a channel that buffers up to {@code capacity} elements; {@link #send} blocks while it
+   * is full.
+   *
+   * @param capacity the number of elements the channel holds, at least 1
+   * @param <T> the element type
+   * @return a new open channel
+   * @throws IllegalArgumentException if {@code capacity < 1}
+   */
+  public static <T> Channel<T> buffered(int capacity) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException(
+          "capacity must be >= 1 (use Channel.rendezvous() for 0), was " + capacity);
+    }
+    return new Channel<>(capacity);
+  }
+
+  /**
+   * Creates a channel without a buffer: each {@link #send} waits until a receiver takes the
+   * element, like Go's unbuffered channel.
+   *
+   * @param <T> the element type
+   * @return a new open channel
+   */
+  public static <T> Channel<T> rendezvous() {
+    return new Channel<>(0);
+  }
+
+  /** {@return the number of elements this channel can buffer; 0 for a rendezvous channel} */
+  public int capacity() {
+    return capacity;
+  }
+
+  /**
+   * Sends an element, waiting while the channel is full (for a rendezvous channel: until a
+   * receiver takes it).
+   *
+   * @param value the element, not null
+   * @throws InterruptedException if interrupted while waiting; the element was not sent
+   * @throws ChannelClosedException if the channel is closed or failed, before or while waiting
+   */
+  public void send(T value) throws InterruptedException {
+    Objects.requireNonNull(value, "value");
+    lock.lockInterruptibly();
+    try {
+      while (true) {
+        ensureOpenForSend();
+        if (count < items.length) {
+          break;
+        }
+        notFull.await();
+      }
+      enqueue(value);
+      if (capacity == 0) {
+        awaitTaken();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Sends an element if that can be done without waiting.
+   *
+   * @param value the element, not null
+   * @return {@code true} if sent; {@code false} if the channel is full (a rendezvous channel
+   *     accepts only when a receiver is already waiting)
+   * @throws ChannelClosedException if the channel is closed or failed
+   */
+  public boolean trySend(T value) {
+    Objects.requireNonNull(value, "value");
+    lock.lock();
+    try {
+      ensureOpenForSend();
+      if (capacity == 0) {
+        // hand over only to a receiver that is already waiting, and only if the slot is free
+        if (count > 0 || !lock.hasWaiters(notEmpty)) {
+          return false;
+        }
+        enqueue(value);
+        putSeq++; // keeps takeSeq and putSeq aligned; a waiting receiver takes it, even after close
+        return true;
+      }
+      if (count == items.length) {
+        return false;
+      }
+      enqueue(value);
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Receives an element, waiting while the channel is empty.
+   *
+   * @return the next element
+   * @throws InterruptedException if interrupted while waiting
+   * @throws ChannelClosedException if the channel is closed and drained, or failed (with the
+   *     failure as cause)
+   */
+  public T receive() throws InterruptedException {
+    lock.lockInterruptibly();
+    try {
+      while (count == 0) {
+        if (closed) {
+          throw closedForReceive();
+        }
+        notEmpty.await();
+      }
+      return dequeue();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Receives an element if one is available now.
+   *
+   * @return the next element, or {@code null} if the channel is empty but open
+   * @throws ChannelClosedException if the channel is closed and drained, or failed
+   */
+  public T poll() {
+    lock.lock();
+    try {
+      if (count == 0) {
+        if (closed) {
+          throw closedForReceive();
+        }
+        return null;
+      }
+      return dequeue();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Receives an element, waiting at most {@code timeout} for one.
+   *
+   * @param timeout the longest wait
+   * @return the next element, or {@code null} if none arrived in time
+   * @throws InterruptedException if interrupted while waiting
+   * @throws ChannelClosedException if the channel is closed and drained, or failed
+   */
+  public T poll(Duration timeout) throws InterruptedException {
+    long nanos = timeout.toNanos();
+    lock.lockInterruptibly();
+    try {
+      while (count == 0) {
+        if (closed) {
+          throw closedForReceive();
+        }
+        if (nanos <= 0) {
+          return null;
+        }
+        nanos = notEmpty.awaitNanos(nanos);
+      }
+      return dequeue();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Closes the channel: no more sends are accepted; receivers take what is buffered, then see the
+   * end (iteration stops, {@link #receive()} throws). Idempotent; has no effect on a failed
+   * channel. A sender blocked on a full channel, or a rendezvous sender whose element no receiver
+   * has taken yet, gets {@link ChannelClosedException}.
+   */
+  public void close() {
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      wakeAll(); // a rendezvous sender whose element is still in the slot withdraws it
+      // unless a receiver takes it first
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Ends the channel with an error: buffered elements are dropped, every blocked and later
+   * {@code send} and {@code receive} throws {@link ChannelClosedException} with {@code cause}.
+   * Has no effect if the channel is already failed; fails a closed channel that still holds
+   * elements.
+   *
+   * @param cause the failure, not null
+   */
+  public void fail(Throwable cause) {
+    Objects.requireNonNull(cause, "cause");
+    lock.lock();
+    try {
+      if (failure != null) {
+        return;
+      }
+      closed = true;
+      failure = cause;
+      clearBuffer();
+      wakeAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** {@return whether {@link #close()} or {@link #fail(Throwable)} was called} */
+  public boolean isClosed() {
+    lock.lock();
+    try {
+      return closed;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** {@return the number of elements buffered right now (a snapshot)} */
+  public int size() {
+    lock.lock();
+    try {
+      return count;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Returns an iterator that receives elements until the channel is closed and drained. {@code
+   * hasNext()} blocks. A failed channel makes {@code hasNext()} throw {@link
+   * ChannelClosedException}; an interrupt while waiting re-sets the flag and throws {@link
+   * CancellationException}.
+   */
+  @Override
+  public Iterator<T> iterator() {
+    return new Iterator<>() {
+      private T next;
+
+      @Override
+      public boolean hasNext() {
+        if (next != null) {
+          return true;
+        }
+        try {
+          next = receive();
+          return true;
+        } catch (ChannelClosedException e) {
+          if (e.isFailure()) {
+            throw e;
+          }
+          return false;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          CancellationException ce =
+              new CancellationException("interrupted while waiting on a channel");
+          ce.initCause(e);
+          throw ce;
+        }
+      }
+
+      @Override
+      public T next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException("channel closed");
+        }
+        T v = next;
+        next = null;
+        return v;
+      }
+    };
+  }
+
+  @Override
+  public String toString() {
+    lock.lock();
+    try {
+      String state = failure != null ? "failed" : closed ? "closed" : "open";
+      return "Channel[" + state + ", " + count + "/" + capacity + "]";
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- bulk operations for the pipeline runtime (package-private) ----
+
+  /**
+   * Moves up to {@code max} elements into {@code dst}, waiting up to {@code timeoutNanos} for the
+   * first one ({@code < 0}: wait forever).
+   *
+   * @return how many were moved; 0 only if the wait timed out
+   * @throws ChannelClosedException when closed and drained, or failed
+   */
+  int drainTo(Object[] dst, int max, long timeoutNanos) throws InterruptedException {
+    lock.lockInterruptibly();
+    try {
+      long nanos = timeoutNanos;
+      while (count == 0) {
+        if (closed) {
+          throw closedForReceive();
+        }
+        if (timeoutNanos < 0) {
+          notEmpty.await();
+        } else {
+          if (nanos <= 0) {
+            return 0;
+          }
+          nanos = notEmpty.awaitNanos(nanos);
+        }
+      }
+      int n = Math.min(max, count);
+      Object[] items = this.items;
+      int h = head;
+      for (int i = 0; i < n; i++) {
+        dst[i] = items[h];
+        items[h] = null;
+        if (++h == items.length) {
+          h = 0;
+        }
+      }
+      head = h;
+      count -= n;
+      if (capacity == 0) {
+        takeSeq += n;
+        taken.signalAll();
+      }
+      if (n == 1) {
+        notFull.signal();
+      } else {
+        notFull.signalAll();
+      }
+      if (count > 0) {
+        notEmpty.signal(); // let another receiver take the rest
+      }
+      return n;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Sends {@code src[0..n)} in order, waiting for room as often as needed. Only for buffered
+   * channels. On an exception, some prefix may have been sent.
+   */
+  void sendAll(Object[] src, int n) throws InterruptedException {
+    int sent = 0;
+    lock.lockInterruptibly();
+    try {
+      while (sent < n) {
+        ensureOpenForSend();
+        int room = items.length - count;
+        if (room == 0) {
+          notFull.await();
+          continue;
+        }
+        int k = Math.min(room, n - sent);
+        Object[] items = this.items;
+        int tail = head + count;
+        if (tail >= items.length) {
+          tail -= items.length;
+        }
+        for (int i = 0; i < k; i++) {
+          items[tail] = src[sent + i];
+          if (++tail == items.length) {
+            tail = 0;
+          }
+        }
+        count += k;
+        sent += k;
+        if (k == 1) {
+          notEmpty.signal();
+        } else {
+          notEmpty.signalAll();
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- internals, all called with the lock held ----
+
+  private void ensureOpenForSend() {
+    if (closed) {
+      throw new ChannelClosedException(
+          failure != null ? "channel failed" : "channel closed", failure);
+    }
+  }
+
+  private ChannelClosedException closedForReceive() {
+    return new ChannelClosedException(
+        failure != null ? "channel failed" : "channel closed and drained", failure);
+  }
+
+  private void enqueue(Object value) {
+    int tail = head + count;
+    if (tail >= items.length) {
+      tail -= items.length;
+    }
+    items[tail] = value;
+    count++;
+    notEmpty.signal();
+  }
+
+  @SuppressWarnings("unchecked")
+  private T dequeue() {
+    Object v = items[head];
+    items[head] = null;
+    if (++head == items.length) {
+      head = 0;
+    }
+    count--;
+    if (capacity == 0) {
+      takeSeq++;
+      taken.signalAll();
+    }
+    notFull.signal();
+    return (T) v;
+  }
+
+  /** Rendezvous: waits until the element just enqueued has been taken; withdraws it if not. */
+  private void awaitTaken() throws InterruptedException {
+    long mine = ++putSeq;
+    try {
+      while (takeSeq < mine) {
+        if (closed) {
+          // closed before any receiver took it: the element was never received; take it back
+          clearBuffer();
+          putSeq--;
+          throw new ChannelClosedException(
+              failure != null ? "channel failed" : "channel closed", failure);
+        }
+        taken.await();
+      }
+    } catch (InterruptedException e) {
+      if (takeSeq >= mine) {
+        Thread.currentThread().interrupt(); // delivered after all: keep the interrupt, succeed
+        return;
+      }
+      // still in the slot (only one sender can own it): take it back
+      clearBuffer();
+      putSeq--;
+      notFull.signal();
+      throw e;
+    }
+  }
+
+  private void clearBuffer() {
+    java.util.Arrays.fill(items, null);
+    head = 0;
+    count = 0;
+  }
+
+  private void wakeAll() {
+    notEmpty.signalAll();
+    notFull.signalAll();
+    if (taken != null) {
+      taken.signalAll();
+    }
+  }
+
+  /** Test hook: waits until a receiver is blocked on this channel. */
+  boolean hasWaitingReceivers() {
+    lock.lock();
+    try {
+      return lock.hasWaiters(notEmpty);
+    } finally {
+      lock.unlock();
+    }
+  }
+}

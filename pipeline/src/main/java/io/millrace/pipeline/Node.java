@@ -1,0 +1,145 @@
+package io.millrace.pipeline;
+
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One stage of a pipeline description: what it does ({@link Op}), where its input comes from, and
+ * the settings that {@code named}, {@code onError} and {@code buffer} put on it. Immutable.
+ *
+ * @param op what the stage does
+ * @param inputs upstream nodes: none for a source, one for a transform, many for a merge
+ * @param name the name given by {@link Pipeline#named(String)}, or {@code null} for the default
+ * @param policy the error policy for the stage's function
+ * @param capacity the capacity of the buffer after this stage
+ */
+record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capacity) {
+
+  Node withName(String newName) {
+    return new Node(op, inputs, newName, policy, capacity);
+  }
+
+  Node withPolicy(ErrorPolicy newPolicy) {
+    return new Node(op, inputs, name, newPolicy, capacity);
+  }
+
+  Node withCapacity(int newCapacity) {
+    return new Node(op, inputs, name, policy, newCapacity);
+  }
+
+  /** What a stage does: a closed set, so the runtime's {@code switch} covers every kind. */
+  sealed interface Op {
+    /** The default name prefix of a stage of this kind. */
+    String kind();
+
+    /** Whether {@link Pipeline#onError(ErrorPolicy)} applies: the stage calls a user function. */
+    default boolean hasFunction() {
+      return false;
+    }
+  }
+
+  /** A source: gives the elements of a fresh iterator per run. */
+  record IterableSource(Iterable<?> iterable) implements Op {
+    @Override
+    public String kind() {
+      return "source";
+    }
+  }
+
+  /**
+   * A one-shot source (an {@link Iterator} or a {@link java.util.stream.Stream}): a second run
+   * fails at start.
+   */
+  record OnceSource(Iterator<?> iterator, AutoCloseable onEnd, AtomicBoolean used) implements Op {
+    @Override
+    public String kind() {
+      return "source";
+    }
+  }
+
+  /** A source that drains a channel until it is closed. */
+  record ChannelSource(Channel<?> channel) implements Op {
+    @Override
+    public String kind() {
+      return "source";
+    }
+  }
+
+  /** An endless source. */
+  record GenerateSource(ThrowingSupplier<?> supplier) implements Op {
+    @Override
+    public String kind() {
+      return "generate";
+    }
+  }
+
+  /** One element in, one out, in order, one thread. */
+  record MapOp(ThrowingFunction<Object, Object> fn) implements Op {
+    @Override
+    public String kind() {
+      return "map";
+    }
+
+    @Override
+    public boolean hasFunction() {
+      return true;
+    }
+  }
+
+  /** Keeps the elements the predicate accepts. */
+  record FilterOp(ThrowingPredicate<Object> predicate) implements Op {
+    @Override
+    public String kind() {
+      return "filter";
+    }
+
+    @Override
+    public boolean hasFunction() {
+      return true;
+    }
+  }
+
+  /** One element in, any number out. */
+  record FlatMapOp(ThrowingFunction<Object, Iterable<?>> fn) implements Op {
+    @Override
+    public String kind() {
+      return "flatMap";
+    }
+
+    @Override
+    public boolean hasFunction() {
+      return true;
+    }
+  }
+
+  /** At most {@code maxInFlight} calls at once, each on its own virtual thread. */
+  record ConcurrentOp(int maxInFlight, boolean ordered, ThrowingFunction<Object, Object> fn)
+      implements Op {
+    @Override
+    public String kind() {
+      return ordered ? "mapConcurrent" : "mapConcurrentUnordered";
+    }
+
+    @Override
+    public boolean hasFunction() {
+      return true;
+    }
+  }
+
+  /** Groups elements into lists by size and age. */
+  record BatchOp(int maxSize, long maxWaitNanos) implements Op {
+    @Override
+    public String kind() {
+      return "batch";
+    }
+  }
+
+  /** Fans in: every input writes into the same buffer. Runs no thread of its own. */
+  record MergeOp() implements Op {
+    @Override
+    public String kind() {
+      return "merge";
+    }
+  }
+}

@@ -1,0 +1,408 @@
+package io.millrace.pipeline;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+
+/**
+ * A typed, concurrent data pipeline: a source, stages, and (when run) a sink, joined by bounded
+ * buffers. A {@code Pipeline} is an immutable, lazy description: every operator returns a new one
+ * and nothing runs until a terminal operation ({@link #forEach}, {@link #toList}, {@link #start}).
+ *
+ * <pre>{@code
+ * List<String> out = Pipeline.from(List.of("FOO", "BAR", "BAX"))
+ *     .map(String::toLowerCase)              // one thread, in order
+ *     .mapConcurrent(8, s -> upload(s))      // <= 8 calls in flight, output in input order
+ *     .named("upload")
+ *     .toList();
+ * }</pre>
+ *
+ * <h2>Guarantees of every run</h2>
+ *
+ * <ul>
+ *   <li><b>Structured.</b> Each stage runs on its own virtual thread from the start, so a run
+ *       cannot deadlock on its own hand-offs. A terminal operation returns or throws only after
+ *       every thread the run started has ended: nothing outlives a run.
+ *   <li><b>Bounded.</b> Stages are joined by buffers of {@link #DEFAULT_BUFFER_CAPACITY} elements
+ *       unless {@link #buffer(int)} says otherwise. Each stage thread also holds at most one chunk
+ *       of up to {@value #CHUNK} elements it took or is about to hand on (stages move elements in
+ *       chunks to cut per-element locking). A slow stage holds back the ones before it; an endless
+ *       source into a slow sink runs in constant memory.
+ *   <li><b>Fail-fast.</b> The first exception from any stage (with the default {@link
+ *       ErrorPolicy#fail()}) cancels the run; the terminal operation throws a {@link
+ *       PipelineException} whose cause is that exception and whose message names the stage. Other
+ *       failures seen while the run is being cancelled are attached as suppressed.
+ *   <li><b>Cancellation.</b> {@link RunHandle#cancel()}, an interrupt of the thread blocked in
+ *       {@link #forEach}/{@link #toList}, or a deadline ({@link #withTimeout}) stops the source,
+ *       interrupts every user function in flight, fails every buffer, and ends the run with a
+ *       {@link CancellationException} (whose message says if it timed out).
+ *   <li><b>Runtime-owned channels.</b> Stages never close buffers by hand: the runtime closes each
+ *       buffer when the last stage writing into it ends.
+ * </ul>
+ *
+ * @param <T> the type of the elements this pipeline emits
+ */
+public final class Pipeline<T> {
+
+  /** The capacity of the buffer after each stage unless {@link #buffer(int)} changes it. */
+  public static final int DEFAULT_BUFFER_CAPACITY = 256;
+
+  /** The most elements a stage thread moves from or to a buffer at once. */
+  public static final int CHUNK = 64;
+
+  private final Node node;
+  private final Duration timeout;
+  private final List<RunListener> listeners;
+
+  private Pipeline(Node node, Duration timeout, List<RunListener> listeners) {
+    this.node = node;
+    this.timeout = timeout;
+    this.listeners = listeners;
+  }
+
+  private static <T> Pipeline<T> source(Node.Op op) {
+    return new Pipeline<>(
+        new Node(op, List.of(), null, ErrorPolicy.fail(), DEFAULT_BUFFER_CAPACITY),
+        null,
+        List.of());
+  }
+
+  // ---------------------------------------------------------------- sources
+
+  /**
+   * A pipeline over the elements of {@code source}; each run iterates it afresh.
+   *
+   * @param source the elements, none null
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  public static <T> Pipeline<T> from(Iterable<? extends T> source) {
+    Objects.requireNonNull(source, "source");
+    return source(new Node.IterableSource(source));
+  }
+
+  /**
+   * A pipeline over the elements of {@code source}. It can run once; the run closes the stream
+   * when it ends.
+   *
+   * @param source the elements, none null
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  public static <T> Pipeline<T> from(Stream<? extends T> source) {
+    Objects.requireNonNull(source, "source");
+    return source(new Node.OnceSource(source.iterator(), source::close, new AtomicBoolean()));
+  }
+
+  /**
+   * A pipeline over the remaining elements of {@code source}. It can run once.
+   *
+   * @param source the elements, none null; {@code hasNext} may block (it is interrupted on cancel)
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  public static <T> Pipeline<T> from(Iterator<? extends T> source) {
+    Objects.requireNonNull(source, "source");
+    return source(new Node.OnceSource(source, null, new AtomicBoolean()));
+  }
+
+  /**
+   * A pipeline over what is sent to {@code source} until it is closed and drained. A channel ended
+   * with {@link Channel#fail(Throwable)} fails the run with that cause. The run never closes the
+   * channel: its producer owns it.
+   *
+   * @param source the channel to receive from
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  public static <T> Pipeline<T> from(Channel<? extends T> source) {
+    Objects.requireNonNull(source, "source");
+    return source(new Node.ChannelSource(source));
+  }
+
+  /**
+   * An endless pipeline of the values {@code supplier} returns; it runs until cancelled, timed
+   * out, or failed.
+   *
+   * @param supplier called on the source's thread; may block (it is interrupted on cancel)
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  public static <T> Pipeline<T> generate(ThrowingSupplier<? extends T> supplier) {
+    Objects.requireNonNull(supplier, "supplier");
+    return source(new Node.GenerateSource(supplier));
+  }
+
+  /**
+   * Fans in: a pipeline that emits what each of {@code pipelines} emits, in no set order between
+   * them, and ends when all of them have ended. Their timeouts and listeners are ignored.
+   *
+   * @param pipelines at least one
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  @SafeVarargs
+  public static <T> Pipeline<T> merge(Pipeline<? extends T>... pipelines) {
+    if (pipelines.length == 0) {
+      throw new IllegalArgumentException("merge needs at least one pipeline");
+    }
+    List<Node> inputs = new ArrayList<>(pipelines.length);
+    for (Pipeline<? extends T> p : pipelines) {
+      inputs.add(Objects.requireNonNull(p, "pipeline").node);
+    }
+    return new Pipeline<>(
+        new Node(new Node.MergeOp(), inputs, null, ErrorPolicy.fail(), DEFAULT_BUFFER_CAPACITY),
+        null,
+        List.of());
+  }
+
+  // ---------------------------------------------------------------- operators
+
+  @SuppressWarnings("unchecked")
+  private <R> Pipeline<R> then(Node.Op op) {
+    return new Pipeline<>(
+        new Node(op, List.of(node), null, ErrorPolicy.fail(), DEFAULT_BUFFER_CAPACITY),
+        timeout,
+        listeners);
+  }
+
+  /**
+   * Applies {@code fn} to each element on one thread, in order.
+   *
+   * @param fn the function; a {@code null} result fails the stage
+   * @param <R> the result type
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public <R> Pipeline<R> map(ThrowingFunction<? super T, ? extends R> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return then(new Node.MapOp((ThrowingFunction<Object, Object>) fn));
+  }
+
+  /**
+   * Applies {@code fn} to each element with at most {@code maxInFlight} calls running at once,
+   * each on its own virtual thread, and emits the results in input order. No more threads are
+   * started than calls in flight; a completed result waits for those before it, and those waiting
+   * count against {@code maxInFlight} too, so memory stays bounded.
+   *
+   * @param maxInFlight the most calls at once, at least 1
+   * @param fn the function; a {@code null} result fails the stage
+   * @param <R> the result type
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public <R> Pipeline<R> mapConcurrent(
+      int maxInFlight, ThrowingFunction<? super T, ? extends R> fn) {
+    requireConcurrency(maxInFlight);
+    Objects.requireNonNull(fn, "fn");
+    return then(new Node.ConcurrentOp(maxInFlight, true, (ThrowingFunction<Object, Object>) fn));
+  }
+
+  /**
+   * Like {@link #mapConcurrent}, but emits each result as soon as its call completes.
+   *
+   * @param maxInFlight the most calls at once, at least 1
+   * @param fn the function; a {@code null} result fails the stage
+   * @param <R> the result type
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public <R> Pipeline<R> mapConcurrentUnordered(
+      int maxInFlight, ThrowingFunction<? super T, ? extends R> fn) {
+    requireConcurrency(maxInFlight);
+    Objects.requireNonNull(fn, "fn");
+    return then(new Node.ConcurrentOp(maxInFlight, false, (ThrowingFunction<Object, Object>) fn));
+  }
+
+  /**
+   * Keeps the elements {@code predicate} accepts.
+   *
+   * @param predicate the test
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public Pipeline<T> filter(ThrowingPredicate<? super T> predicate) {
+    Objects.requireNonNull(predicate, "predicate");
+    return then(new Node.FilterOp((ThrowingPredicate<Object>) predicate));
+  }
+
+  /**
+   * Replaces each element by the elements of the iterable {@code fn} returns, in order.
+   *
+   * @param fn the function
+   * @param <R> the result element type
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public <R> Pipeline<R> flatMap(ThrowingFunction<? super T, ? extends Iterable<? extends R>> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return then(new Node.FlatMapOp((ThrowingFunction<Object, Iterable<?>>) (Object) fn));
+  }
+
+  /**
+   * Groups elements into lists: a batch is emitted when it holds {@code maxSize} elements, or
+   * {@code maxWait} after its first element arrived, whichever comes first; the last partial
+   * batch is emitted at the end of the input. Batches are never empty.
+   *
+   * @param maxSize the most elements in a batch, at least 1
+   * @param maxWait the longest a batch waits for more elements after its first, positive
+   * @return a new pipeline of batches
+   */
+  public Pipeline<List<T>> batch(int maxSize, Duration maxWait) {
+    if (maxSize < 1) {
+      throw new IllegalArgumentException("batch maxSize must be >= 1, was " + maxSize);
+    }
+    Objects.requireNonNull(maxWait, "maxWait");
+    if (maxWait.isNegative() || maxWait.isZero()) {
+      throw new IllegalArgumentException("batch maxWait must be positive, was " + maxWait);
+    }
+    return then(new Node.BatchOp(maxSize, maxWait.toNanos()));
+  }
+
+  /**
+   * Sets the capacity of the buffer after the last stage.
+   *
+   * @param capacity at least 1
+   * @return a new pipeline
+   */
+  public Pipeline<T> buffer(int capacity) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("buffer capacity must be >= 1, was " + capacity);
+    }
+    return new Pipeline<>(node.withCapacity(capacity), timeout, listeners);
+  }
+
+  /**
+   * Sets the error policy of the last stage, which must call a function ({@code map}, {@code
+   * mapConcurrent}, {@code mapConcurrentUnordered}, {@code filter}, {@code flatMap}).
+   *
+   * @param policy the policy
+   * @return a new pipeline
+   * @throws IllegalStateException if the last stage calls no function
+   */
+  public Pipeline<T> onError(ErrorPolicy policy) {
+    Objects.requireNonNull(policy, "policy");
+    if (!node.op().hasFunction()) {
+      throw new IllegalStateException(
+          "onError applies to map, mapConcurrent, mapConcurrentUnordered, filter and flatMap;"
+              + " the last stage is " + node.op().kind());
+    }
+    return new Pipeline<>(node.withPolicy(policy), timeout, listeners);
+  }
+
+  /**
+   * Names the last stage, as shown in {@link StageStats} and {@link PipelineException}.
+   *
+   * @param name not blank; names should be unique within a pipeline (a repeat gets a suffix)
+   * @return a new pipeline
+   */
+  public Pipeline<T> named(String name) {
+    Objects.requireNonNull(name, "name");
+    if (name.isBlank()) {
+      throw new IllegalArgumentException("stage name must not be blank");
+    }
+    return new Pipeline<>(node.withName(name), timeout, listeners);
+  }
+
+  /**
+   * Sets a deadline for each run: a run still going {@code timeout} after it started is cancelled
+   * and ends with a {@link CancellationException} whose message says it timed out (its cause is a
+   * {@link java.util.concurrent.TimeoutException}).
+   *
+   * @param timeout positive
+   * @return a new pipeline
+   */
+  public Pipeline<T> withTimeout(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive, was " + timeout);
+    }
+    return new Pipeline<>(node, timeout, listeners);
+  }
+
+  /**
+   * Adds a listener told of each run's start and end.
+   *
+   * @param listener the listener
+   * @return a new pipeline
+   */
+  public Pipeline<T> withListener(RunListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    List<RunListener> all = new ArrayList<>(listeners);
+    all.add(listener);
+    return new Pipeline<>(node, timeout, Collections.unmodifiableList(all));
+  }
+
+  // ---------------------------------------------------------------- terminal operations
+
+  /**
+   * Starts a run that hands every element to {@code sink} (on one thread of the run, in order)
+   * and returns at once.
+   *
+   * @param sink the consumer; if it throws, the run fails
+   * @return the running pipeline
+   * @throws IllegalStateException if this pipeline's one-shot source was already used
+   */
+  @SuppressWarnings("unchecked")
+  public RunHandle<T> start(ThrowingConsumer<? super T> sink) {
+    Objects.requireNonNull(sink, "sink");
+    return Run.start(node, timeout, listeners, (ThrowingConsumer<Object>) sink);
+  }
+
+  /**
+   * Runs the pipeline to completion, handing every element to {@code sink} in order.
+   *
+   * <p>Blocks. If the calling thread is interrupted, the run is cancelled; this method still waits
+   * until every thread of the run has ended, then throws {@link CancellationException} with the
+   * thread's interrupt flag set.
+   *
+   * @param sink the consumer; runs on a thread of the run, not the caller's
+   * @throws PipelineException if a stage (or the sink) failed
+   * @throws CancellationException if the run was cancelled, timed out, or the caller interrupted
+   */
+  public void forEach(ThrowingConsumer<? super T> sink) {
+    ((Run<T>) start(sink)).joinCancellingOnInterrupt();
+  }
+
+  /**
+   * Runs the pipeline to completion and collects what it emits, in order.
+   *
+   * @return the elements
+   * @throws PipelineException if a stage failed
+   * @throws CancellationException if the run was cancelled, timed out, or the caller interrupted
+   * @see #forEach(ThrowingConsumer)
+   */
+  public List<T> toList() {
+    List<T> out = new ArrayList<>();
+    forEach(out::add);
+    return out; // the run's end happens-before join's return
+  }
+
+  private static void requireConcurrency(int maxInFlight) {
+    if (maxInFlight < 1) {
+      throw new IllegalArgumentException("maxInFlight must be >= 1, was " + maxInFlight);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Pipeline[" + describe(node) + "]";
+  }
+
+  private static String describe(Node n) {
+    String self = n.name() != null ? n.op().kind() + "(" + n.name() + ")" : n.op().kind();
+    if (n.inputs().isEmpty()) {
+      return self;
+    }
+    if (n.inputs().size() == 1) {
+      return describe(n.inputs().get(0)) + " -> " + self;
+    }
+    return self + n.inputs().stream().map(Pipeline::describe).toList();
+  }
+}

@@ -1,0 +1,27 @@
+package io.millrace.pipeline;
+
+/**
+ * Observes runs of a pipeline, for example to export {@link RunHandle#stats()} as metrics. Set
+ * with {@link Pipeline#withListener(RunListener)}.
+ *
+ * <p>Callbacks must be quick and must not throw; an exception thrown by one is ignored.
+ */
+public interface RunListener {
+
+  /**
+   * Called once, on the thread that starts the run, before any stage runs.
+   *
+   * @param run the run, whose {@link RunHandle#stats()} stays live until it ends
+   */
+  default void onStart(RunHandle<?> run) {}
+
+  /**
+   * Called once, after every stage thread of the run has ended and before the run counts as done.
+   *
+   * @param run the run
+   * @param finalStats the counters at the end
+   * @param failure {@code null} on success; the {@link PipelineException} or {@link
+   *     java.util.concurrent.CancellationException} the run ends with otherwise
+   */
+  default void onEnd(RunHandle<?> run, PipelineStats finalStats, Throwable failure) {}
+}
