@@ -104,7 +104,7 @@ final class Run<T> implements RunHandle<T> {
     for (Runnable t : tasks) {
       t.run();
     }
-    run.exit(); // release the starter token
+    run.exit(null); // release the starter token
     return run;
   }
 
@@ -193,6 +193,15 @@ final class Run<T> implements RunHandle<T> {
 
   /** Starts a thread of this run that runs {@code body} as part of stage {@code st}. */
   private void fork(Stage st, Body body) {
+    fork(st, body, null);
+  }
+
+  /**
+   * Starts a thread of this run that runs {@code body} as part of stage {@code st}, then, once the
+   * thread no longer counts as live, {@code afterExit} (which hands over its permit, so a new
+   * thread is started only after this one stopped counting).
+   */
+  private void fork(Stage st, Body body, Runnable afterExit) {
     live.incrementAndGet();
     LIVE_THREADS.incrementAndGet();
     Thread t =
@@ -207,7 +216,7 @@ final class Run<T> implements RunHandle<T> {
                   } catch (Throwable e) {
                     onStageFailure(st, e);
                   } finally {
-                    exit();
+                    exit(afterExit);
                   }
                 });
     threads.add(t);
@@ -218,10 +227,13 @@ final class Run<T> implements RunHandle<T> {
     t.start();
   }
 
-  private void exit() {
+  private void exit(Runnable afterExit) {
     Thread self = Thread.currentThread();
     if (threads.remove(self)) {
       LIVE_THREADS.decrementAndGet();
+    }
+    if (afterExit != null) {
+      afterExit.run();
     }
     if (live.decrementAndGet() == 0) {
       finish();
@@ -672,14 +684,17 @@ final class Run<T> implements RunHandle<T> {
         window.acquire();
         CompletableFuture<Object> slot = new CompletableFuture<>();
         pending.send(slot);
-        fork(st, () -> {
-          try {
-            slot.complete(callTimed(st, policy, op.fn(), item));
-          } catch (Throwable e) {
-            slot.completeExceptionally(e);
-            throw e;
-          }
-        });
+        Object[] result = new Object[1];
+        fork(
+            st,
+            () -> result[0] = callTimed(st, policy, op.fn(), item),
+            () -> {
+              if (result[0] != null) {
+                slot.complete(result[0]);
+              } else {
+                slot.completeExceptionally(STOP); // the failure itself went to onStageFailure
+              }
+            });
       }
     }
     pending.close();
@@ -734,17 +749,16 @@ final class Run<T> implements RunHandle<T> {
         Object item = chunk[i];
         chunk[i] = null;
         permits.acquire();
-        fork(st, () -> {
-          try {
-            Object r = callTimed(st, policy, op.fn(), item);
-            if (r != DROPPED) {
-              out.channel.send(r);
-              st.out.getAndIncrement();
-            }
-          } finally {
-            permits.release();
-          }
-        });
+        fork(
+            st,
+            () -> {
+              Object r = callTimed(st, policy, op.fn(), item);
+              if (r != DROPPED) {
+                out.channel.send(r);
+                st.out.getAndIncrement();
+              }
+            },
+            permits::release);
       }
     }
     permits.acquire(n); // every call has ended and handed on its result
