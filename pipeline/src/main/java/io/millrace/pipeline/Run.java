@@ -154,13 +154,13 @@ final class Run<T> implements RunHandle<T> {
     ErrorPolicy policy = node.policy();
     tasks.add(
         switch (op) {
-          case Node.IterableSource s -> () -> fork(st, () -> runIterator(st, s.iterable().iterator(), null, out));
+          case Node.IterableSource s -> () -> fork(st, () -> runIterator(st, s.iterable().iterator(), null, s.iterable() instanceof java.util.Collection<?>, out));
           case Node.OnceSource s -> {
             if (!s.used().compareAndSet(false, true)) {
               throw new IllegalStateException(
                   "this pipeline's source is an Iterator or a Stream, which can be run only once");
             }
-            yield () -> fork(st, () -> runIterator(st, s.iterator(), s.onEnd(), out));
+            yield () -> fork(st, () -> runIterator(st, s.iterator(), s.onEnd(), false, out));
           }
           case Node.ChannelSource s -> () -> fork(st, () -> runChannelSource(st, s.channel(), out));
           case Node.GenerateSource s -> () -> fork(st, () -> runGenerate(st, s.supplier(), out));
@@ -458,13 +458,24 @@ final class Run<T> implements RunHandle<T> {
 
   // ------------------------------------------------------------------ stage bodies
 
-  /** Collects a stage's output and hands it on in chunks, never holding it longer than linger. */
+  /**
+   * Collects a stage's output and hands it on in chunks.
+   *
+   * <p>Reading the clock for every element would cost more than the hand-off it saves, so the
+   * outbox reads it every {@code every} elements, where {@code every} adapts to the measured cost
+   * of an element: about half of {@link #LINGER_NANOS} worth of elements, at least 1, at most a
+   * chunk. Produced elements are handed on when a chunk is full, when the linger has passed since
+   * the last hand-off, and always before the stage blocks for more input ({@link #flush}).
+   */
   private static final class Outbox {
     private final Stage st;
     private final Outlet out;
     private final Object[] buf;
     private int n;
-    private long firstAt;
+    private int every = 1;
+    private int sinceCheck;
+    private long lastCheck;
+    private long lastFlush;
 
     Outbox(Stage st, Outlet out) {
       this.st = st;
@@ -472,16 +483,32 @@ final class Run<T> implements RunHandle<T> {
       this.buf = new Object[Math.min(Pipeline.CHUNK, out.channel.capacity())];
     }
 
+    /** Starts a stretch of work: the clock was just read. */
+    void mark(long now) {
+      lastCheck = now;
+      lastFlush = now;
+      sinceCheck = 0;
+    }
+
     void add(Object v) throws InterruptedException {
       if (v == null) {
         throw new NullPointerException("stage '" + st.name + "' produced null");
       }
-      if (n == 0) {
-        firstAt = System.nanoTime();
-      }
       buf[n++] = v;
-      if (n == buf.length || System.nanoTime() - firstAt > LINGER_NANOS) {
+      if (n == buf.length) {
         flush();
+        return;
+      }
+      if (++sinceCheck >= every) {
+        long now = System.nanoTime();
+        long perElement = Math.max(1, (now - lastCheck) / sinceCheck);
+        every = (int) Math.max(1, Math.min(Pipeline.CHUNK, LINGER_NANOS / (2 * perElement)));
+        lastCheck = now;
+        sinceCheck = 0;
+        if (now - lastFlush > LINGER_NANOS) {
+          flush();
+          lastFlush = now;
+        }
       }
     }
 
@@ -501,21 +528,49 @@ final class Run<T> implements RunHandle<T> {
     }
   }
 
-  private void runIterator(Stage st, Iterator<?> it, AutoCloseable onEnd, Outlet out)
+  /**
+   * A source over an iterator. Iterating a collection never blocks, so its elements go out in
+   * chunks; any other iterator (or a generator) may block between elements, so each element is
+   * handed on at once: nothing produced waits for the next element to exist. (A stream may be
+   * backed by anything, so it counts as "may block".)
+   */
+  private void runIterator(Stage st, Iterator<?> it, AutoCloseable onEnd, boolean neverBlocks, Outlet out)
       throws Exception {
     try {
-      Outbox box = new Outbox(st, out);
-      while (it.hasNext()) {
-        Object v = it.next();
-        st.in.lazySet(st.in.get() + 1);
-        box.add(v);
+      if (neverBlocks) {
+        Outbox box = new Outbox(st, out);
+        box.mark(System.nanoTime());
+        long taken = 0;
+        while (it.hasNext()) {
+          Object v = it.next();
+          if ((++taken & 63) == 0) {
+            st.in.lazySet(taken);
+          }
+          box.add(v);
+        }
+        st.in.lazySet(taken);
+        box.end();
+      } else {
+        while (it.hasNext()) {
+          Object v = it.next();
+          st.in.lazySet(st.in.get() + 1);
+          sendOne(st, out, v);
+        }
+        out.producerDone();
       }
-      box.end();
     } finally {
       if (onEnd != null) {
         onEnd.close();
       }
     }
+  }
+
+  private static void sendOne(Stage st, Outlet out, Object v) throws InterruptedException {
+    if (v == null) {
+      throw new NullPointerException("stage '" + st.name + "' produced null");
+    }
+    out.channel.send(v);
+    st.out.lazySet(st.out.get() + 1);
   }
 
   private void runChannelSource(Stage st, Channel<?> source, Outlet out) throws Exception {
@@ -540,11 +595,10 @@ final class Run<T> implements RunHandle<T> {
   }
 
   private void runGenerate(Stage st, ThrowingSupplier<?> supplier, Outlet out) throws Exception {
-    Outbox box = new Outbox(st, out);
     while (true) {
-      Object v = supplier.get();
+      Object v = supplier.get(); // may block: hand each element on at once
       st.in.lazySet(st.in.get() + 1);
-      box.add(v);
+      sendOne(st, out, v);
     }
   }
 
@@ -574,6 +628,7 @@ final class Run<T> implements RunHandle<T> {
       st.in.getAndAdd(n);
       st.inFlight.lazySet(1);
       long t0 = System.nanoTime();
+      box.mark(t0);
       for (int i = 0; i < n; i++) {
         Object item = chunk[i];
         chunk[i] = null;
