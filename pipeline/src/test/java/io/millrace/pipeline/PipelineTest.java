@@ -338,12 +338,17 @@ class PipelineTest {
   void mapConcurrentNeverExceedsItsLimitKeepsOrderAndReachesTheLimit() {
     InFlight calls = new InFlight();
     AtomicInteger maxThreads = new AtomicInteger();
+    CountDownLatch firstEight = new CountDownLatch(8);
     List<Integer> out =
         Pipeline.from(range(400))
             .mapConcurrent(8, i -> {
               calls.enter();
               maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max);
               try {
+                if (i < 8) { // the first eight meet: the limit is reached, whatever the load
+                  firstEight.countDown();
+                  firstEight.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                }
                 Thread.sleep((i * 7) % 5);
               } finally {
                 calls.exit();
