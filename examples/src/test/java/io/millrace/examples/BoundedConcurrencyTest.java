@@ -1,0 +1,58 @@
+package io.millrace.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.millrace.pipeline.NoLeakedRunThreads;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@Timeout(30)
+@ExtendWith(NoLeakedRunThreads.class)
+class BoundedConcurrencyTest {
+
+  @Test
+  void atMostThreeCallsRunAtOnceAndResultsKeepInputOrder() {
+    List<String> lines = new CopyOnWriteArrayList<>();
+    BoundedConcurrency.Outcome o = BoundedConcurrency.run(lines::add);
+
+    List<Integer> squares = IntStream.rangeClosed(1, 12).map(i -> i * i).boxed().toList();
+    assertThat(o.results()).isEqualTo(squares);
+    assertThat(o.maxInFlight()).isLessThanOrEqualTo(3);
+    assertThat(o.maxInFlight()).isEqualTo(3); // 100 ms calls: the limit is reached
+    assertThat(o.callThreads()).isEqualTo(12);
+    // more than 3 at once would let 12 calls of 100 ms finish in under 400 ms
+    assertThat(o.elapsed()).isGreaterThanOrEqualTo(Duration.ofMillis(400));
+    assertThat(o.floor()).isEqualTo(Duration.ofMillis(400));
+    assertThat(lines)
+        .containsExactly(
+            "12 items, mapConcurrent(3, ...), 100 ms each",
+            "results, in input order: " + squares,
+            "most calls in flight at once: 3 (limit 3)",
+            "calls ran on 12 virtual threads, one per item",
+            "took at least 400 ms, the floor the limit sets (ceil(12 / 3) x 100 ms)");
+  }
+
+  @Test
+  void threadsExistOnlyForCallsInFlight() {
+    AtomicInteger maxThreads = new AtomicInteger();
+    int limit = 4;
+    BoundedConcurrency.Outcome o =
+        BoundedConcurrency.run(
+            line -> {},
+            200,
+            limit,
+            Duration.ofMillis(2),
+            () -> maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max));
+    assertThat(o.results()).hasSize(200);
+    assertThat(o.maxInFlight()).isLessThanOrEqualTo(limit);
+    assertThat(o.callThreads()).isEqualTo(200);
+    // source, dispatcher, in-order emitter and sink, plus one thread per call in flight
+    assertThat(maxThreads.get()).isLessThanOrEqualTo(4 + limit);
+  }
+}
