@@ -17,6 +17,8 @@ import java.util.function.Consumer;
  * <p>Go original: each pattern of the article is its own {@code main} package. Millrace: each is
  * its own class with a {@code main}, and this launcher runs them in order. An example that fails
  * is reported and the others still run; the exit status is 1 if any failed, 2 for an unknown name.
+ * The jar's entry point is {@link Launcher}, which hands over to this class on Java 21+ (and finds
+ * a JDK 21+ to run it on when the {@code java} on the path is older).
  */
 public final class Examples {
 
