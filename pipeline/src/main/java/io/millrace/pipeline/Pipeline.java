@@ -38,6 +38,8 @@ import java.util.stream.Stream;
  *       ErrorPolicy#fail()}) cancels the run; the terminal operation throws a {@link
  *       PipelineException} whose cause is that exception and whose message names the stage. Other
  *       failures seen while the run is being cancelled are attached as suppressed.
+ *       Elements still inside the run when it fails or is cancelled (in buffers, or produced but
+ *       not yet handed on) are dropped: the sink sees a prefix of the output, never more.
  *   <li><b>Cancellation.</b> {@link RunHandle#cancel()}, an interrupt of the thread blocked in
  *       {@link #forEach}/{@link #toList}, or a deadline ({@link #withTimeout}) stops the source,
  *       interrupts every user function in flight, fails every buffer, and ends the run with a
@@ -115,7 +117,11 @@ public final class Pipeline<T> {
   /**
    * A pipeline over what is sent to {@code source} until it is closed and drained. A channel ended
    * with {@link Channel#fail(Throwable)} fails the run with that cause. The run never closes the
-   * channel: its producer owns it.
+   * channel: its producer owns it. So if the run fails or is cancelled, a producer blocked in
+   * {@link Channel#send} stays blocked until it is interrupted or the channel is closed: end it
+   * from a {@link RunListener#onEnd} (for example {@code source.fail(failure)}) or give it its own
+   * deadline. The source takes up to {@link #CHUNK} buffered elements at a time, so several runs
+   * reading one channel do not share it evenly; for fan-out use {@link #mapConcurrent}.
    *
    * @param source the channel to receive from
    * @param <T> the element type
@@ -149,10 +155,21 @@ public final class Pipeline<T> {
    */
   @SafeVarargs
   public static <T> Pipeline<T> merge(Pipeline<? extends T>... pipelines) {
-    if (pipelines.length == 0) {
+    return merge(List.of(pipelines));
+  }
+
+  /**
+   * Fans in, like {@link #merge(Pipeline[])}, from a list (for example one pipeline per core).
+   *
+   * @param pipelines at least one
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  public static <T> Pipeline<T> merge(List<? extends Pipeline<? extends T>> pipelines) {
+    if (pipelines.isEmpty()) {
       throw new IllegalArgumentException("merge needs at least one pipeline");
     }
-    List<Node> inputs = new ArrayList<>(pipelines.length);
+    List<Node> inputs = new ArrayList<>(pipelines.size());
     for (Pipeline<? extends T> p : pipelines) {
       inputs.add(Objects.requireNonNull(p, "pipeline").node);
     }
