@@ -1,0 +1,346 @@
+package io.millrace.ingest;
+
+import io.helidon.http.DirectHandler;
+import io.helidon.http.encoding.ContentEncodingContext;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.DirectHandlers;
+import io.helidon.webserver.http1.Http1Config;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+
+/**
+ * One running service: the store (embedded or external), the queue, the worker pipeline and the
+ * HTTP server, started in that order and stopped in the reverse one by {@link #shutdown()}.
+ *
+ * <p>Shutdown: readiness and admission answer 503 at once; the workers drain the queue up to
+ * {@code MILLRACE_DRAIN_TIMEOUT_MS}; whatever is still not stored is written to {@code
+ * <dataDir>/spill/}; then the HTTP server and the store stop. The next start replays the spill.
+ */
+public final class IngestService implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(IngestService.class);
+
+  private final Config config;
+  private final String runId;
+  private final EmbeddedS3 embedded;
+  private final S3Store store;
+  private final JobQueue queue;
+  private final Metrics metrics;
+  private final Workers workers;
+  private final WebServer server;
+  private final List<SpillFile> replayed;
+  private final int replayedPayloads;
+  private final AtomicBoolean shuttingDown = new AtomicBoolean();
+  private final ReentrantLock shutdownLock = new ReentrantLock();
+  private volatile boolean storeReachable = true;
+  private volatile boolean stopped;
+  private final Thread healthChecker;
+  private volatile ShutdownReport report;
+
+  /** What shutdown did, for logs and tests. */
+  public record ShutdownReport(long stored, int spilled, boolean drained) {}
+
+  private IngestService(Config config, AwsCredentialsProvider externalCredentials) throws Exception {
+    // Start-up runs three things side by side to stay well under 2 s on a small box: S3Proxy on
+    // one thread, the HTTP server on another, the S3 client and bucket on this one.
+    long t0 = System.nanoTime();
+    this.config = config;
+    this.runId = newRunId();
+    Files.createDirectories(config.dataDir());
+    this.metrics = new Metrics();
+    queue = new MemoryJobQueue(config.maxQueue(), config.queueMaxBytes(), runId, System::currentTimeMillis);
+    metrics.gauge("millrace_queue_payloads", "payloads admitted and not yet stored", queue::payloads);
+    metrics.gauge("millrace_queue_bytes", "payload bytes admitted and not yet stored", queue::bytes);
+    metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", queue::maxPayloads);
+    metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", queue::maxBytes);
+
+    // replay what the last run spilled, before anything new is admitted
+    replayed = Spill.load(Spill.dir(config.dataDir()));
+    List<List<Job>> groups = new ArrayList<>();
+    int n = 0;
+    for (SpillFile f : replayed) {
+      if (f.jobs().isEmpty()) {
+        f.delete();
+        continue;
+      }
+      n += f.jobs().size();
+      if (f.group() && config.mode() == Config.Mode.BATCHED) {
+        queue.adopt(f.jobs(), false);
+        groups.add(f.jobs());
+      } else {
+        queue.adopt(f.jobs(), true);
+      }
+    }
+    replayedPayloads = n;
+    metrics.payloadsReplayed.increment(n);
+    if (n > 0) {
+      LOG.info("replaying {} payloads from {} spill files in {}", n, replayed.size(),
+          Spill.dir(config.dataDir()));
+    }
+
+    FutureTask<EmbeddedS3> s3proxy = null;
+    int s3Port = 0;
+    String secret = EmbeddedS3.newSecret();
+    if (config.embedded()) {
+      s3Port = config.embeddedS3Port() != 0 ? config.embeddedS3Port() : freeLoopbackPort();
+      int port = s3Port;
+      s3proxy = new FutureTask<>(() -> EmbeddedS3.start(config.dataDir(), port, secret));
+      Thread.ofPlatform().name("millrace-start-s3").start(s3proxy);
+    }
+    storeReachable = false; // until the bucket answered
+    HttpApi api = new HttpApi(config, queue, metrics, shuttingDown::get, () -> storeReachable);
+    FutureTask<WebServer> http = new FutureTask<>(() -> startHttp(config, api));
+    Thread.ofPlatform().name("millrace-start-http").start(http);
+
+    EmbeddedS3 emb = null;
+    S3Store s3 = null;
+    WebServer web = null;
+    try {
+      if (config.embedded()) {
+        s3 = new S3Store(URI.create("http://127.0.0.1:" + s3Port), config.s3Region(), config.bucket(),
+            StaticCredentialsProvider.create(AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)),
+            Duration.ofMillis(config.s3TimeoutMs()));
+        emb = join(s3proxy);
+        T("s3proxy", t0);
+        s3.createBucketIfMissing();
+        T("bucket", t0);
+      } else {
+        s3 = new S3Store(config.s3Endpoint(), config.s3Region(), config.bucket(),
+            externalCredentials != null ? externalCredentials : DefaultCredentialsProvider.builder().build(), Duration.ofMillis(config.s3TimeoutMs()));
+      }
+      web = join(http);
+      T("http", t0);
+    } catch (Exception | Error e) {
+      if (s3proxy != null) {
+        try {
+          join(s3proxy).close();
+        } catch (Exception ignored) {
+          // already failing
+        }
+      }
+      try {
+        join(http).stop();
+      } catch (Exception ignored) {
+        // already failing
+      }
+      if (s3 != null) {
+        s3.close();
+      }
+      throw e;
+    }
+    embedded = emb;
+    store = s3;
+    server = web;
+    storeReachable = config.embedded() || store.reachable();
+
+    workers = new Workers(config, queue, store, metrics,
+        () -> storeReachable = false, () -> storeReachable = true);
+    workers.start(groups);
+    healthChecker = Thread.ofVirtual().name("millrace-store-health").start(this::checkStore);
+  }
+
+  private static <T> T join(FutureTask<T> task) throws Exception {
+    try {
+      return task.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Exception ex) {
+        throw ex;
+      }
+      throw e;
+    }
+  }
+
+  private static int freeLoopbackPort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static WebServer startHttp(Config config, HttpApi api) {
+    DirectHandler direct = api.directHandler();
+    DirectHandlers.Builder dh = DirectHandlers.builder();
+    for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
+      dh.addHandler(t, direct);
+    }
+    return WebServer.builder()
+        .host(config.host())
+        .port(config.port())
+        .shutdownHook(false)
+        .maxPayloadSize(config.maxBodyBytes())
+        .contentEncoding(ContentEncodingContext.create(
+            c -> c.contentEncodingsDiscoverServices(false)
+                .contentEncodings(HttpApi.passThroughEncodings())))
+        .directHandlers(dh.build())
+        .addProtocol(Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
+        .routing(api::routing)
+        .build()
+        .start();
+  }
+
+  /**
+   * Starts a service.
+   *
+   * @param config the configuration
+   * @return the running service, ready for requests
+   * @throws Exception if a part cannot start (port taken, bad spill file, store unreachable...)
+   */
+  public static IngestService start(Config config) throws Exception {
+    return new IngestService(config, null);
+  }
+
+  /** Starts with given credentials for an external endpoint (tests, embedding). */
+  static IngestService start(Config config, AwsCredentialsProvider credentials) throws Exception {
+    return new IngestService(config, credentials);
+  }
+
+  static void T(String what, long t0) {
+    if (System.getenv("MILLRACE_TRACE_START") != null) {
+      System.err.println(what + " " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+    }
+  }
+
+  private static String newRunId() {
+    // time first so ids of later runs sort after earlier ones; then randomness against clashes
+    String t = Long.toString(System.currentTimeMillis(), 36);
+    String r = Long.toString(new SecureRandom().nextLong() >>> 1, 36);
+    return t + r.substring(0, Math.min(4, r.length()));
+  }
+
+  private void checkStore() {
+    while (!stopped) {
+      boolean ok = store.reachable();
+      storeReachable = ok;
+      try {
+        Thread.sleep(ok ? 2000 : 500);
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  /** {@return the HTTP port} */
+  public int port() {
+    return server.port();
+  }
+
+  /** {@return the configuration} */
+  public Config config() {
+    return config;
+  }
+
+  /** {@return the S3 endpoint in use (the embedded one if no endpoint was configured)} */
+  public URI storeEndpoint() {
+    return embedded != null ? embedded.endpoint() : config.s3Endpoint();
+  }
+
+  /** {@return the embedded store, or null when an external endpoint is configured} */
+  public EmbeddedS3 embeddedStore() {
+    return embedded;
+  }
+
+  /** {@return how many payloads this start read back from spill files} */
+  public int replayedPayloads() {
+    return replayedPayloads;
+  }
+
+  /** {@return the queue (tests read its gauges)} */
+  JobQueue queue() {
+    return queue;
+  }
+
+  /** {@return the run id that prefixes every payload id this process assigns} */
+  public String runId() {
+    return runId;
+  }
+
+  /** {@return what shutdown did, or null while running} */
+  public ShutdownReport report() {
+    return report;
+  }
+
+  /**
+   * Stops admitting, drains up to the drain timeout, spills the rest, stops everything. Safe to
+   * call more than once and from a shutdown hook; later calls wait for the first.
+   *
+   * @return what it did
+   */
+  public ShutdownReport shutdown() {
+    shutdownLock.lock();
+    try {
+      if (report != null) {
+        return report;
+      }
+      shuttingDown.set(true);
+      queue.closeAdmission();
+      long t0 = System.nanoTime();
+      long storedBefore = (long) metrics.payloadsStored.count();
+      boolean drained = workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
+      Workers.Leftovers left = workers.leftovers();
+      int spilled = 0;
+      if (left.payloads() > 0) {
+        try {
+          spilled = Spill.write(Spill.dir(config.dataDir()), runId, left.groups(), left.loose());
+          metrics.payloadsSpilled.increment(spilled);
+          // the leftovers of replayed files are in the new files now
+          for (SpillFile f : replayed) {
+            f.delete();
+          }
+        } catch (IOException e) {
+          LOG.error("could not spill {} payloads to {}: {}", left.payloads(),
+              Spill.dir(config.dataDir()), e.toString());
+        }
+      }
+      long stored = (long) metrics.payloadsStored.count();
+      stopped = true;
+      healthChecker.interrupt();
+      try {
+        server.stop();
+      } catch (RuntimeException e) {
+        LOG.warn("stopping the HTTP server: {}", e.toString());
+      }
+      store.close();
+      if (embedded != null) {
+        embedded.close();
+      }
+      LOG.info("shutdown in {} ms: {} payloads stored in all ({} while draining), {} spilled to {}{}",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), stored, stored - storedBefore,
+          spilled, Spill.dir(config.dataDir()), drained ? "" : " (drain timed out)");
+      report = new ShutdownReport(stored, spilled, drained);
+      return report;
+    } finally {
+      shutdownLock.unlock();
+    }
+  }
+
+  @Override
+  public void close() {
+    shutdown();
+  }
+
+  /** Cancels the workers at once, leaving everything admitted unstored (tests of spill/replay). */
+  void stopWorkersNow() {
+    workers.cancel();
+  }
+
+  static Path spillDir(Config config) {
+    return Spill.dir(config.dataDir());
+  }
+}

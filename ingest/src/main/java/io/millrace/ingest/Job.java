@@ -1,0 +1,45 @@
+package io.millrace.ingest;
+
+/**
+ * One admitted payload: the id given at admission, when it was admitted, and its bytes (compact
+ * JSON exactly as the client sent it, one line, no newline).
+ *
+ * <p>Identity, not value, equality: two jobs are the same job only if they are the same object.
+ */
+public final class Job {
+  private final String id;
+  private final long admittedAtMillis;
+  private final byte[] payload;
+  private final SpillFile origin; // null unless replayed from a spill file
+
+  Job(String id, long admittedAtMillis, byte[] payload, SpillFile origin) {
+    this.id = id;
+    this.admittedAtMillis = admittedAtMillis;
+    this.payload = payload;
+    this.origin = origin;
+  }
+
+  /** {@return the id assigned at admission; object keys derive from it} */
+  public String id() {
+    return id;
+  }
+
+  /** {@return when the payload was admitted, epoch milliseconds; the key's date and hour} */
+  public long admittedAtMillis() {
+    return admittedAtMillis;
+  }
+
+  /** {@return the payload bytes; callers must not modify them} */
+  public byte[] payload() {
+    return payload;
+  }
+
+  SpillFile origin() {
+    return origin;
+  }
+
+  @Override
+  public String toString() {
+    return "Job[" + id + ", " + payload.length + " bytes]";
+  }
+}

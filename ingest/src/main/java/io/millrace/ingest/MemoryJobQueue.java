@@ -1,0 +1,243 @@
+package io.millrace.ingest;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+
+/**
+ * The in-process {@link JobQueue}: a FIFO of waiting jobs plus the set of jobs handed out and not
+ * yet stored, both inside one budget.
+ *
+ * <p>Admission takes one lock per request and never waits. Memory is bounded: waiting plus
+ * unacknowledged jobs never exceed {@code maxPayloads} payloads and {@code maxBytes} bytes (adopted
+ * replays aside). Ids are {@code <run-id>-<sequence as 12 hex digits>}; the run id is unique per
+ * process start, so ids never repeat across restarts.
+ */
+public final class MemoryJobQueue implements JobQueue {
+  private final long maxPayloads;
+  private final long maxBytes;
+  private final String runId;
+  private final LongSupplier clock;
+  private final AtomicBoolean iterated = new AtomicBoolean();
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition notEmpty = lock.newCondition();
+  // guarded by lock
+  private final ArrayDeque<Job> waiting = new ArrayDeque<>();
+  private long sequence;
+  private long payloads;
+  private long bytes;
+  private boolean admissionClosed;
+  // handed out, not yet acknowledged; concurrent so ack needs no lock for membership
+  private final Set<Job> unacked = ConcurrentHashMap.newKeySet();
+
+  /**
+   * Creates a queue.
+   *
+   * @param maxPayloads payloads admitted and not yet stored, at most
+   * @param maxBytes payload bytes admitted and not yet stored, at most
+   * @param runId prefix of every id this queue assigns
+   * @param clock epoch milliseconds, for the admission time
+   */
+  public MemoryJobQueue(long maxPayloads, long maxBytes, String runId, LongSupplier clock) {
+    this.maxPayloads = maxPayloads;
+    this.maxBytes = maxBytes;
+    this.runId = runId;
+    this.clock = clock;
+  }
+
+  @Override
+  public Admission admit(List<byte[]> batch) {
+    long n = batch.size();
+    long size = 0;
+    for (byte[] b : batch) {
+      size += b.length;
+    }
+    long now = clock.getAsLong();
+    lock.lock();
+    try {
+      if (admissionClosed) {
+        return new Admission.ShuttingDown();
+      }
+      if (payloads + n > maxPayloads || bytes + size > maxBytes) {
+        return new Admission.QueueFull(1);
+      }
+      for (byte[] b : batch) {
+        waiting.addLast(new Job(newId(sequence++), now, b, null));
+      }
+      payloads += n;
+      bytes += size;
+      if (n > 0) {
+        notEmpty.signal();
+      }
+      return new Admission.Admitted((int) n);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private String newId(long seq) {
+    String hex = Long.toHexString(seq);
+    return runId + "-" + "0".repeat(Math.max(0, 12 - hex.length())) + hex;
+  }
+
+  @Override
+  public void adopt(List<Job> jobs, boolean wait) {
+    long size = 0;
+    for (Job j : jobs) {
+      size += j.payload().length;
+    }
+    lock.lock();
+    try {
+      payloads += jobs.size();
+      bytes += size;
+      if (wait) {
+        waiting.addAll(jobs);
+        notEmpty.signalAll();
+      } else {
+        unacked.addAll(jobs);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Iterator<Job> jobs() {
+    if (!iterated.compareAndSet(false, true)) {
+      throw new IllegalStateException("jobs() may be called once");
+    }
+    return new Iterator<>() {
+      private Job next;
+
+      @Override
+      public boolean hasNext() {
+        if (next != null) {
+          return true;
+        }
+        lock.lock();
+        try {
+          while (waiting.isEmpty()) {
+            if (admissionClosed) {
+              return false;
+            }
+            try {
+              notEmpty.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new java.util.concurrent.CancellationException("interrupted while waiting for jobs");
+            }
+          }
+          next = waiting.pollFirst();
+          unacked.add(next); // under the lock: a job is always in one of the two places
+          return true;
+        } finally {
+          lock.unlock();
+        }
+      }
+
+      @Override
+      public Job next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        Job j = next;
+        next = null;
+        return j;
+      }
+    };
+  }
+
+  @Override
+  public void ack(Collection<Job> stored) {
+    long n = 0;
+    long size = 0;
+    for (Job j : stored) {
+      if (unacked.remove(j)) {
+        n++;
+        size += j.payload().length;
+        if (j.origin() != null) {
+          j.origin().stored();
+        }
+      }
+    }
+    if (n == 0) {
+      return;
+    }
+    lock.lock();
+    try {
+      payloads -= n;
+      bytes -= size;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void closeAdmission() {
+    lock.lock();
+    try {
+      admissionClosed = true;
+      notEmpty.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public List<Job> unacknowledged() {
+    lock.lock();
+    try {
+      List<Job> all = new ArrayList<>(waiting.size() + unacked.size());
+      all.addAll(waiting);
+      all.addAll(unacked);
+      return all;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public long payloads() {
+    lock.lock();
+    try {
+      return payloads;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public long bytes() {
+    lock.lock();
+    try {
+      return bytes;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public long maxPayloads() {
+    return maxPayloads;
+  }
+
+  @Override
+  public long maxBytes() {
+    return maxBytes;
+  }
+
+  @Override
+  public void close() {
+    closeAdmission();
+  }
+}

@@ -1,0 +1,49 @@
+package io.millrace.ingest;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/** The service's meters, exported in Prometheus text format at {@code /metrics}. */
+final class Metrics {
+  final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  final Counter payloadsAccepted = counter("millrace_payloads_accepted", "payloads admitted (202)");
+  final Counter payloadsStored = counter("millrace_payloads_stored", "payloads whose object is stored");
+  final Counter objectsStored = counter("millrace_objects_stored", "objects stored");
+  final Counter bytesStored = counter("millrace_object_bytes_stored", "bytes of objects stored");
+  final Counter uploadRetries =
+      counter("millrace_upload_retries", "failed upload attempts that were (or will be) retried");
+  final Counter slowDowns = counter("millrace_upload_slowdowns", "uploads answered 503 SlowDown");
+  final Counter payloadsSpilled = counter("millrace_payloads_spilled", "payloads written to spill/ at shutdown");
+  final Counter payloadsReplayed = counter("millrace_payloads_replayed", "payloads read back from spill/ at start");
+  final Timer uploadTime =
+      Timer.builder("millrace_upload").description("one successful object upload").register(registry);
+  private final ConcurrentHashMap<Integer, Counter> responses = new ConcurrentHashMap<>();
+
+  private Counter counter(String name, String help) {
+    return Counter.builder(name).description(help).register(registry);
+  }
+
+  void gauge(String name, String help, Supplier<Number> value) {
+    Gauge.builder(name, value).description(help).register(registry);
+  }
+
+  void response(int status) {
+    responses
+        .computeIfAbsent(
+            status,
+            s -> Counter.builder("millrace_http_responses")
+                .description("HTTP responses by status")
+                .tag("status", Integer.toString(s))
+                .register(registry))
+        .increment();
+  }
+
+  String scrape() {
+    return registry.scrape();
+  }
+}
