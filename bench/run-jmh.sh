@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the tables of BENCHMARKS.md: builds bench/target/benchmarks.jar, runs benchmarks A-D
-# in one JMH run (A, C: fork 1, 3 warm-ups x 2 s, 5 measurements x 2 s; B: 3 + 10 single runs;
+# in one JMH run (A, C: fork 1, 3 warm-ups x 2 s, 5 measurements x 2 s; B: 10 + 10 single runs;
 # D: 3 forks x (2 + 3) x 2 s), writes
-# bench/target/jmh-result.csv and prints the Markdown tables. About 9 minutes on 2 cores.
+# bench/target/jmh-result.csv and prints the Markdown tables. About 10 minutes on 2 cores.
 #
 #   bench/run-jmh.sh                      # everything
 #   bench/run-jmh.sh ChainBenchmark       # extra arguments go to JMH (a regex, -p threads=1, ...)

@@ -40,12 +40,15 @@ import reactor.core.scheduler.Scheduler;
  * work is the same; Reactor and Pekko get a virtual-thread executor to block on (Reactor's
  * {@code boundedElastic} would cap concurrency at 10 × cores).
  *
- * <p>Ten measured runs each: one run at concurrency 1,000 lasts ~0.1 s and single runs scatter by
- * ±15% on this machine.
+ * <p>Ten warm-up runs, then ten measured runs. Single runs at concurrency 1,000 last ~0.1 s and
+ * scatter by ±10% on this machine. The warm-up is long because the JIT needs it: with three
+ * warm-up runs, Millrace's first measured runs at concurrency 1,000 were still 20-40% above its
+ * steady state (about eight runs of 10,000 elements to settle; the JDK's gatherer needs about
+ * three).
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3)
+@Warmup(iterations = 10)
 @Measurement(iterations = 10)
 @Fork(value = 1, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
 @State(Scope.Benchmark)
