@@ -67,6 +67,7 @@ public final class EmbeddedS3 implements AutoCloseable {
             .blobStore(blobStore)
             .endpoint(URI.create("http://127.0.0.1:" + port))
             .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, secret)
+            .stopTimeout(200)
             .build();
     proxy.start();
     long deadline = System.nanoTime() + 10_000_000_000L;

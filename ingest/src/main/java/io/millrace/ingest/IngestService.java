@@ -293,6 +293,7 @@ public final class IngestService implements AutoCloseable {
       long t0 = System.nanoTime();
       long storedBefore = (long) metrics.payloadsStored.count();
       boolean drained = workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
+      T("drained", t0);
       Workers.Leftovers left = workers.leftovers();
       int spilled = 0;
       if (left.payloads() > 0) {
@@ -316,6 +317,7 @@ public final class IngestService implements AutoCloseable {
       } catch (RuntimeException e) {
         LOG.warn("stopping the HTTP server: {}", e.toString());
       }
+      T("http stopped", t0);
       store.close();
       if (embedded != null) {
         embedded.close();
