@@ -50,6 +50,7 @@ public class ChainBenchmark {
   private List<Integer> input;
   private ActorSystem pekko;
   private Scheduler[] reactorStages;
+  private Scheduler[] reactorVirtualStages;
 
   @Setup(Level.Trial)
   public void setUp() {
@@ -60,6 +61,7 @@ public class ChainBenchmark {
   public void tearDown() {
     Peers.terminate(pekko);
     Peers.dispose(reactorStages);
+    Peers.dispose(reactorVirtualStages);
   }
 
   @Benchmark
@@ -78,6 +80,15 @@ public class ChainBenchmark {
       reactorStages = Peers.newSingles(4);
     }
     return reactor(input, reactorStages);
+  }
+
+  /** The same Reactor chain with each stage's single scheduler on a virtual thread. */
+  @Benchmark
+  public long reactorVirtualThreads() {
+    if (reactorVirtualStages == null) {
+      reactorVirtualStages = Peers.newVirtualSingles(4);
+    }
+    return reactor(input, reactorVirtualStages);
   }
 
   @Benchmark
@@ -156,7 +167,10 @@ public class ChainBenchmark {
     }
   }
 
-  /** {@code publishOn} before every stage and before the sink: four single-thread schedulers. */
+  /**
+   * {@code publishOn} before every stage and before the sink: four single-thread schedulers
+   * ({@code Schedulers.newSingle}, platform threads, Reactor's default; or virtual threads).
+   */
   static long reactor(List<Integer> input, Scheduler[] s) {
     long[] sum = {0};
     Flux.fromIterable(input)

@@ -48,6 +48,22 @@ final class Peers {
     return s;
   }
 
+  /**
+   * Like {@link #newSingles} but each scheduler runs its tasks on one virtual thread (a
+   * single-thread executor with a virtual-thread factory), so Reactor's stages share the carrier
+   * threads the way Millrace's and Jox's do. Disposing a scheduler shuts its executor down.
+   */
+  static Scheduler[] newVirtualSingles(int n) {
+    Scheduler[] s = new Scheduler[n];
+    for (int i = 0; i < n; i++) {
+      String name = "bench-vstage-" + i;
+      s[i] =
+          Schedulers.fromExecutorService(
+              Executors.newSingleThreadExecutor(Thread.ofVirtual().name(name).factory()), name);
+    }
+    return s;
+  }
+
   static void dispose(Scheduler... schedulers) {
     if (schedulers != null) {
       for (Scheduler s : schedulers) {

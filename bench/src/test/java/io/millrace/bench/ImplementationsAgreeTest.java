@@ -26,6 +26,7 @@ class ImplementationsAgreeTest {
 
   private static ActorSystem pekko;
   private static Scheduler[] singles;
+  private static Scheduler[] virtualSingles;
   private static final ExecutorService[] VT = new ExecutorService[1];
   private static Scheduler vtScheduler;
 
@@ -33,6 +34,7 @@ class ImplementationsAgreeTest {
   static void startPeers() {
     pekko = Peers.newActorSystem();
     singles = Peers.newSingles(4);
+    virtualSingles = Peers.newVirtualSingles(4);
     vtScheduler = Peers.virtualThreadScheduler(VT);
   }
 
@@ -40,6 +42,7 @@ class ImplementationsAgreeTest {
   static void stopPeers() {
     Peers.terminate(pekko);
     Peers.dispose(singles);
+    Peers.dispose(virtualSingles);
     Peers.dispose(vtScheduler);
     VT[0].close();
   }
@@ -50,6 +53,7 @@ class ImplementationsAgreeTest {
     assertEquals(expected, ChainBenchmark.millrace(INPUT), "millrace");
     assertEquals(expected, ChainBenchmark.joxChannels(INPUT, Work.BUFFER), "jox");
     assertEquals(expected, ChainBenchmark.reactor(INPUT, singles), "reactor");
+    assertEquals(expected, ChainBenchmark.reactor(INPUT, virtualSingles), "reactor on vthreads");
     assertEquals(expected, ChainBenchmark.pekko(INPUT, pekko), "pekko");
     assertEquals(expected, ChainBenchmark.arrayBlockingQueue(INPUT, Work.BUFFER), "abq");
   }
