@@ -117,14 +117,14 @@ public final class IngestService implements AutoCloseable {
       if (config.embedded()) {
         s3 = new S3Store(URI.create("http://127.0.0.1:" + s3Port), config.s3Region(), config.bucket(),
             StaticCredentialsProvider.create(AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)),
-            Duration.ofMillis(config.s3TimeoutMs()));
+            Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
         emb = join(s3proxy);
         T("s3proxy", t0);
         s3.createBucketIfMissing();
         T("bucket", t0);
       } else {
         s3 = new S3Store(config.s3Endpoint(), config.s3Region(), config.bucket(),
-            externalCredentials != null ? externalCredentials : DefaultCredentialsProvider.builder().build(), Duration.ofMillis(config.s3TimeoutMs()));
+            externalCredentials != null ? externalCredentials : DefaultCredentialsProvider.builder().build(), Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
       }
       web = join(http);
       T("http", t0);

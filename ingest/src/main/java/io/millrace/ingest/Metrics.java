@@ -17,7 +17,7 @@ final class Metrics {
   final Counter bytesStored = counter("millrace_object_bytes_stored", "bytes of objects stored");
   final Counter uploadRetries =
       counter("millrace_upload_retries", "failed upload attempts that were (or will be) retried");
-  final Counter slowDowns = counter("millrace_upload_slowdowns", "uploads answered 503 SlowDown");
+  final Counter slowDowns = counter("millrace_s3_slowdowns", "store responses 503 SlowDown (every SDK attempt)");
   final Counter payloadsSpilled = counter("millrace_payloads_spilled", "payloads written to spill/ at shutdown");
   final Counter payloadsReplayed = counter("millrace_payloads_replayed", "payloads read back from spill/ at start");
   final Timer uploadTime =
@@ -30,6 +30,23 @@ final class Metrics {
 
   void gauge(String name, String help, Supplier<Number> value) {
     Gauge.builder(name, value).description(help).register(registry);
+  }
+
+  private final ConcurrentHashMap<Integer, Counter> s3Responses = new ConcurrentHashMap<>();
+
+  /** Counts one HTTP response from the store (every SDK attempt); 503 is S3's SlowDown. */
+  void s3Status(int status) {
+    if (status == 503) {
+      slowDowns.increment();
+    }
+    s3Responses
+        .computeIfAbsent(
+            status,
+            s -> Counter.builder("millrace_s3_http_responses")
+                .description("HTTP responses from the store, every SDK attempt, by status")
+                .tag("status", Integer.toString(s))
+                .register(registry))
+        .increment();
   }
 
   void response(int status) {

@@ -2,7 +2,11 @@ package io.millrace.ingest;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.function.IntConsumer;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.core.retry.RetryMode;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
@@ -30,13 +34,15 @@ public final class S3Store implements ObjectStore {
    * @param bucket the bucket
    * @param credentials the credentials provider
    * @param attemptTimeout how long one HTTP attempt may take
+   * @param onHttpStatus told the status of every HTTP response, retries by the SDK included
    */
   public S3Store(
       URI endpoint,
       String region,
       String bucket,
       AwsCredentialsProvider credentials,
-      Duration attemptTimeout) {
+      Duration attemptTimeout,
+      IntConsumer onHttpStatus) {
     this.bucket = bucket;
     var builder =
         S3Client.builder()
@@ -49,6 +55,13 @@ public final class S3Store implements ObjectStore {
             .overrideConfiguration(
                 o ->
                     o.retryStrategy(RetryMode.STANDARD)
+                        .addExecutionInterceptor(new ExecutionInterceptor() {
+                          @Override
+                          public void afterTransmission(
+                              Context.AfterTransmission context, ExecutionAttributes attributes) {
+                            onHttpStatus.accept(context.httpResponse().statusCode());
+                          }
+                        })
                         .apiCallAttemptTimeout(attemptTimeout)
                         .apiCallTimeout(attemptTimeout.multipliedBy(3)));
     if (endpoint != null) {

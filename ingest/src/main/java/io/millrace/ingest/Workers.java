@@ -199,7 +199,6 @@ final class Workers {
       onStoreFailure.run();
       if (e instanceof AwsServiceException ase && ase.statusCode() == 503) {
         // SlowDown: the store asks for less load; pause longer than the pipeline's own backoff
-        metrics.slowDowns.increment();
         long pauseMs = Math.min(10_000L, 100L << Math.min(failures, 7));
         Thread.sleep(ThreadLocalRandom.current().nextLong(pauseMs / 2, pauseMs + 1));
       }
