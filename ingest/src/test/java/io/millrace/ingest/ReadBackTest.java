@@ -15,8 +15,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import io.millrace.pipeline.NoLeakedRunThreads;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,6 +28,7 @@ import software.amazon.awssdk.services.s3.S3Client;
  * Everything accepted is in the store exactly once, byte for byte as sent (compacted), under the
  * keys of the storage layout: read back through the S3 API, in both modes.
  */
+@ExtendWith(NoLeakedRunThreads.class)
 @Timeout(180)
 class ReadBackTest {
   @TempDir Path dir;

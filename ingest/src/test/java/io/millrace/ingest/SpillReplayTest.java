@@ -10,8 +10,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import io.millrace.pipeline.NoLeakedRunThreads;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -23,6 +25,7 @@ import software.amazon.awssdk.services.s3.S3Client;
  * Shutdown with the store down spills what was not stored; the next start replays it; every
  * accepted payload ends up stored exactly once.
  */
+@ExtendWith(NoLeakedRunThreads.class)
 @Timeout(120)
 class SpillReplayTest {
   @TempDir Path dir;

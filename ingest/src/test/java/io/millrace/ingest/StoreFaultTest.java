@@ -8,9 +8,11 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import io.millrace.pipeline.NoLeakedRunThreads;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -21,6 +23,7 @@ import software.amazon.awssdk.services.s3.S3Client;
  * refused connections. Every accepted payload is still stored exactly once, and the retries show
  * in the metrics; with the store stalled the service pushes back (429, bounded bytes, not ready).
  */
+@ExtendWith(NoLeakedRunThreads.class)
 @Timeout(180)
 class StoreFaultTest {
   @TempDir Path dir;
