@@ -119,15 +119,15 @@ public final class IngestService implements AutoCloseable {
             StaticCredentialsProvider.create(AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)),
             Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
         emb = join(s3proxy);
-        T("s3proxy", t0);
+        trace("s3proxy", t0);
         s3.createBucketIfMissing();
-        T("bucket", t0);
+        trace("bucket", t0);
       } else {
         s3 = new S3Store(config.s3Endpoint(), config.s3Region(), config.bucket(),
             externalCredentials != null ? externalCredentials : DefaultCredentialsProvider.builder().build(), Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
       }
       web = join(http);
-      T("http", t0);
+      trace("http", t0);
     } catch (Exception | Error e) {
       if (s3proxy != null) {
         try {
@@ -211,7 +211,7 @@ public final class IngestService implements AutoCloseable {
     return new IngestService(config, credentials);
   }
 
-  static void T(String what, long t0) {
+  static void trace(String what, long t0) {
     if (System.getenv("MILLRACE_TRACE_START") != null) {
       System.err.println(what + " " + (System.nanoTime() - t0) / 1_000_000 + " ms");
     }
@@ -293,7 +293,7 @@ public final class IngestService implements AutoCloseable {
       long t0 = System.nanoTime();
       long storedBefore = (long) metrics.payloadsStored.count();
       boolean drained = workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
-      T("drained", t0);
+      trace("drained", t0);
       Workers.Leftovers left = workers.leftovers();
       int spilled = 0;
       if (left.payloads() > 0) {
@@ -317,7 +317,7 @@ public final class IngestService implements AutoCloseable {
       } catch (RuntimeException e) {
         LOG.warn("stopping the HTTP server: {}", e.toString());
       }
-      T("http stopped", t0);
+      trace("http stopped", t0);
       store.close();
       if (embedded != null) {
         embedded.close();

@@ -2,6 +2,8 @@ package io.millrace.ingest;
 
 import io.millrace.pipeline.ErrorPolicy;
 import io.millrace.pipeline.Pipeline;
+import io.millrace.pipeline.PipelineStats;
+import io.millrace.pipeline.RunListener;
 import io.millrace.pipeline.RunHandle;
 import io.millrace.pipeline.StageStats;
 import java.io.ByteArrayOutputStream;
@@ -121,7 +123,18 @@ final class Workers {
               .onError(retry)
               .named("upload");
     }
-    run = uploads.start(u -> {});
+    run = uploads
+        .withListener(new RunListener() {
+          @Override
+          public void onEnd(RunHandle<?> r, PipelineStats stats, Throwable failure) {
+            if (failure != null && !(failure instanceof CancellationException)) {
+              // nothing is stored any more: admission fills up and answers 429, readiness fails
+              LOG.error("the worker pipeline failed; payloads are no longer stored", failure);
+              onStoreFailure.run();
+            }
+          }
+        })
+        .start(u -> {});
   }
 
   /** Cuts a count/age batch further so no object holds more than the byte limit (at least one job). */
