@@ -137,7 +137,9 @@ public final class Channel<T> implements Iterable<T> {
    *
    * @param value the element, not null
    * @return {@code true} if sent; {@code false} if the channel is full (a rendezvous channel
-   *     accepts only when a receiver is already waiting)
+   *     accepts only when a receiver is already waiting; if that receiver is interrupted at the
+   *     same moment, the element stays in the slot for the next receiver, or is dropped by {@link
+   *     #fail})
    * @throws ChannelClosedException if the channel is closed or failed
    */
   public boolean trySend(T value) {
@@ -238,8 +240,10 @@ public final class Channel<T> implements Iterable<T> {
   /**
    * Closes the channel: no more sends are accepted; receivers take what is buffered, then see the
    * end (iteration stops, {@link #receive()} throws). Idempotent; has no effect on a failed
-   * channel. A sender blocked on a full channel, or a rendezvous sender whose element no receiver
-   * has taken yet, gets {@link ChannelClosedException}.
+   * channel. A sender blocked on a full buffered channel gets {@link ChannelClosedException}. A
+   * rendezvous sender whose element is waiting in the hand-over slot takes it back and gets {@link
+   * ChannelClosedException} when it wakes, unless a receiver took the element first (then its
+   * send succeeds); so right after {@code close()} a receiver may still get that one element.
    */
   public void close() {
     lock.lock();
@@ -289,7 +293,10 @@ public final class Channel<T> implements Iterable<T> {
     }
   }
 
-  /** {@return the number of elements buffered right now (a snapshot)} */
+  /**
+   * {@return the number of elements buffered right now (a snapshot); for a rendezvous channel, 1
+   * while a sender's element waits in the hand-over slot, even if that sender then withdraws it}
+   */
   public int size() {
     lock.lock();
     try {
