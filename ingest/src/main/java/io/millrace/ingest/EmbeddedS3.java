@@ -57,7 +57,7 @@ public final class EmbeddedS3 implements AutoCloseable {
    * @throws Exception if it cannot start
    */
   public static EmbeddedS3 start(Path dataDir, int port, String secret) throws Exception {
-    Path base = dataDir.resolve("s3");
+    Path base = baseDir(dataDir);
     Files.createDirectories(base);
     Properties props = new Properties();
     props.setProperty("jclouds.filesystem.basedir", base.toString());
@@ -79,6 +79,11 @@ public final class EmbeddedS3 implements AutoCloseable {
       Thread.sleep(5);
     }
     return new EmbeddedS3(proxy, secret, base);
+  }
+
+  /** {@return the folder under {@code dataDir} that holds the buckets} */
+  static Path baseDir(Path dataDir) {
+    return dataDir.resolve("s3");
   }
 
   /** {@return the endpoint, http://127.0.0.1:port} */

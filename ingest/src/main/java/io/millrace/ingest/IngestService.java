@@ -102,6 +102,8 @@ public final class IngestService implements AutoCloseable {
     if (config.embedded()) {
       s3Port = config.embeddedS3Port() != 0 ? config.embeddedS3Port() : freeLoopbackPort();
       int port = s3Port;
+      // the filesystem backend's bucket is a folder: made here, it costs no request at start-up
+      Files.createDirectories(EmbeddedS3.baseDir(config.dataDir()).resolve(config.bucket()));
       s3proxy = new FutureTask<>(() -> EmbeddedS3.start(config.dataDir(), port, secret));
       Thread.ofPlatform().name("millrace-start-s3").start(s3proxy);
     }
@@ -120,8 +122,6 @@ public final class IngestService implements AutoCloseable {
             Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
         emb = join(s3proxy);
         trace("s3proxy", t0);
-        s3.createBucketIfMissing();
-        trace("bucket", t0);
       } else {
         s3 = new S3Store(config.s3Endpoint(), config.s3Region(), config.bucket(),
             externalCredentials != null ? externalCredentials : DefaultCredentialsProvider.builder().build(), Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
@@ -149,7 +149,7 @@ public final class IngestService implements AutoCloseable {
     embedded = emb;
     store = s3;
     server = web;
-    storeReachable = config.embedded() || store.reachable();
+    storeReachable = config.embedded(); // an external store is checked by the health thread, at once
 
     workers = new Workers(config, queue, store, metrics,
         () -> storeReachable = false, () -> storeReachable = true);
