@@ -174,7 +174,18 @@ public final class IngestService implements AutoCloseable {
     }
   }
 
-  private static WebServer startHttp(Config config, HttpApi api) {
+  private static WebServer startHttp(Config config, HttpApi api) throws IOException {
+    WebServer ws = buildHttp(config, api).start();
+    if (!ws.isRunning() || ws.port() <= 0) {
+      // Helidon logs the bind failure and returns a server that is not running
+      ws.stop();
+      throw new IOException("could not listen on " + config.host() + ":" + config.port()
+          + " (is the port in use? set MILLRACE_PORT)");
+    }
+    return ws;
+  }
+
+  private static WebServer buildHttp(Config config, HttpApi api) {
     DirectHandler direct = api.directHandler();
     DirectHandlers.Builder dh = DirectHandlers.builder();
     for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
@@ -191,8 +202,7 @@ public final class IngestService implements AutoCloseable {
         .directHandlers(dh.build())
         .addProtocol(Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
         .routing(api::routing)
-        .build()
-        .start();
+        .build();
   }
 
   /**
