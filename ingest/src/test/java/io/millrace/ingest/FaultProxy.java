@@ -26,16 +26,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code INTERNAL_ERROR}: the request is read, then {@code 500 InternalError}.
  *   <li>{@code RESET}: the request head is read, then the connection is reset (RST).
  *   <li>{@code STALL}: the request is read and never answered.
- *   <li>{@code REFUSE}: the connection is closed as soon as it is accepted.
+ *   <li>{@code REFUSE}: nothing listens: the port is closed until the fault changes, so
+ *       connections are refused.
  * </ul>
  */
 final class FaultProxy implements AutoCloseable {
   enum Fault { NONE, SLOW_DOWN, INTERNAL_ERROR, RESET, STALL, REFUSE }
 
-  private final ServerSocket server;
+  private volatile ServerSocket server;
+  private final int port;
   private final int targetPort;
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
-  private final Thread acceptor;
+  private volatile Thread acceptor;
+  private volatile boolean closed;
   private volatile Fault fault = Fault.NONE;
   final AtomicInteger injected = new AtomicInteger();
   final AtomicInteger relayed = new AtomicInteger();
@@ -43,11 +46,31 @@ final class FaultProxy implements AutoCloseable {
   FaultProxy(int targetPort) throws IOException {
     this.targetPort = targetPort;
     server = new ServerSocket(0, 200, InetAddress.getLoopbackAddress());
-    acceptor = Thread.ofVirtual().name("fault-proxy-accept").start(this::acceptLoop);
+    port = server.getLocalPort();
+    ServerSocket s = server;
+    acceptor = Thread.ofVirtual().name("fault-proxy-accept").start(() -> acceptLoop(s));
+  }
+
+  // called only from the test thread (fault, close)
+  private void listen(boolean on) throws IOException {
+    if (on && server.isClosed() && !closed) {
+      ServerSocket s = new ServerSocket();
+      s.setReuseAddress(true);
+      s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
+      server = s;
+      acceptor = Thread.ofVirtual().name("fault-proxy-accept").start(() -> acceptLoop(s));
+    } else if (!on && !server.isClosed()) {
+      server.close();
+      try {
+        acceptor.join(5000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   URI endpoint() {
-    return URI.create("http://127.0.0.1:" + server.getLocalPort());
+    return URI.create("http://127.0.0.1:" + port);
   }
 
   void fault(Fault f) {
@@ -55,9 +78,17 @@ final class FaultProxy implements AutoCloseable {
     for (Socket s : open) {
       closeQuietly(s);
     }
+    try {
+      listen(f != Fault.REFUSE);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    if (f == Fault.REFUSE) {
+      injected.incrementAndGet();
+    }
   }
 
-  private void acceptLoop() {
+  private void acceptLoop(ServerSocket server) {
     while (!server.isClosed()) {
       Socket client;
       try {
@@ -81,11 +112,7 @@ final class FaultProxy implements AutoCloseable {
 
   private void handle(Socket client) throws IOException {
     Fault f = fault;
-    if (f == Fault.REFUSE) {
-      injected.incrementAndGet();
-      return;
-    }
-    if (f == Fault.NONE) {
+    if (f == Fault.NONE || f == Fault.REFUSE) {
       relay(client);
       return;
     }
@@ -232,12 +259,10 @@ final class FaultProxy implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    server.close();
-    fault(Fault.NONE);
-    try {
-      acceptor.join(5000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    closed = true;
+    listen(false);
+    for (Socket s : open) {
+      closeQuietly(s);
     }
   }
 }
