@@ -140,14 +140,15 @@ final class HttpApi {
     }
     byte[] body;
     try {
-      body = readAtMost(req.content().inputStream(), max);
+      body = readAtMost(req.content().inputStream(), max,
+          declared.isPresent() ? (int) declared.getAsLong() : 8192);
       if (body == null) {
         tooLarge(res, "the body is over MAX_BODY_BYTES (" + max + ")");
         return;
       }
       if (gzip) {
         try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body), 8192)) {
-          body = readAtMost(in, max);
+          body = readAtMost(in, max, (int) Math.min(max, (long) body.length * 4));
         } catch (ZipException | java.io.EOFException e) {
           problem(res, 400, "bad-gzip", "Bad Request", "the gzip body is corrupt or truncated");
           return;
@@ -205,9 +206,13 @@ final class HttpApi {
     problem(res, 413, "too-large", "Content Too Large", detail);
   }
 
-  /** Reads the stream to its end; null if it holds more than {@code max} bytes. */
-  static byte[] readAtMost(InputStream in, long max) throws IOException {
-    byte[] buf = new byte[(int) Math.min(max + 1, 64 * 1024)];
+  /**
+   * Reads the stream to its end; null if it holds more than {@code max} bytes.
+   *
+   * @param expected the likely size (the declared Content-Length): one exact buffer, read once
+   */
+  static byte[] readAtMost(InputStream in, long max, int expected) throws IOException {
+    byte[] buf = new byte[(int) Math.min(max + 1, Math.max(expected + 1, 256))];
     int n = 0;
     while (true) {
       if (n == buf.length) {
