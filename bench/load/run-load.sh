@@ -10,7 +10,7 @@
 #      warms up ($WARMUP s), then runs
 #          wrk -t2 -c64 -d${DURATION}s --latency -s payloads.lua http://127.0.0.1:$PORT/v1/payloads
 #      and reports req/s, p50/p99/p99.9, the service's CPU time and peak RSS (VmHWM),
-#      per-thread CPU (top -H, 5 s sample mid-run), then the ceiling in the same server
+#      CPU per thread (/proc/PID/task, 5 s sample mid-run), then the ceiling in the same server
 #      (wrk GET /healthz), then SIGTERM, waits for the drain, and counts the payloads
 #      actually stored: lines of the .ndjson.gz objects under the data dir (the store's
 #      files, not the 202s), compared with payloads accepted (202 responses x 10);
@@ -28,8 +28,10 @@
 #   DURATION=60   measured batched run, seconds     WARMUP=10     warm-up, seconds
 #   CEIL_DURATION=15  each ceiling run, seconds     PP_DURATION=20  per-payload run, seconds
 #   PORT=18080  NGINX_PORT=18081  THREADS=2  CONNECTIONS=64
-#   JAVA_OPTS="-Xmx512m"  JVM flags for the service (the README's advice for a 128 MiB queue)
-#   JFR=1         record a JFR profile of the batched run and print `jfr view hot-methods`
+#   JAVA_OPTS="-Xmx256m"  JVM flags for the service: holds the default 128 MiB queue budget
+#                 and keeps the resident size under the 400 MB target (-Xmx512m measured ~500 MiB)
+#   JFR=1         record a JFR profile of the measured batched run; print where the samples
+#                 fall (jfr-breakdown.awk) and on which threads; `jfr view hot-methods` in $OUT
 #   CHECK_DUPS=1  also count distinct stored lines (sort -u; slow for long runs)
 #   SKIP_NGINX=1 / SKIP_PER_PAYLOAD=1   leave those parts out
 #   OUT           results folder (default bench/load/results/<UTC time>; not committed)
@@ -50,7 +52,7 @@ PAYLOADS_LUA=$(cd "$(dirname "$PAYLOADS_LUA")" && pwd)/$(basename "$PAYLOADS_LUA
 FIXED_LUA=${FIXED_LUA:-$(dirname "$PAYLOADS_LUA")/fixed-body.lua}
 DURATION=${DURATION:-60}; WARMUP=${WARMUP:-10}; CEIL_DURATION=${CEIL_DURATION:-15}
 PP_DURATION=${PP_DURATION:-20}; PORT=${PORT:-18080}; NGINX_PORT=${NGINX_PORT:-18081}
-THREADS=${THREADS:-2}; CONNECTIONS=${CONNECTIONS:-64}; JAVA_OPTS=${JAVA_OPTS:--Xmx512m}
+THREADS=${THREADS:-2}; CONNECTIONS=${CONNECTIONS:-64}; JAVA_OPTS=${JAVA_OPTS:--Xmx256m}
 OUT=${OUT:-$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt; : > "$SUMMARY"
@@ -77,6 +79,11 @@ if [[ ! -f "$JAR" ]]; then
   echo "building $JAR" >&2
   (cd "$ROOT" && mvn -B -q -pl ingest -am package -DskipTests)
 fi
+
+# run a private copy of the jar and its lib/, so a build in the working tree can't change it mid-run
+RUN_DIR=$(mktemp -d /tmp/millrace-load-jar.XXXXXX)
+cp -r "$JAR" "$ROOT/ingest/target/lib" "$RUN_DIR/"
+JAR=$RUN_DIR/millrace-ingest.jar
 
 CLK_TCK=$(getconf CLK_TCK)
 cpu_seconds() { awk -v t="$CLK_TCK" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/stat"; }
@@ -108,6 +115,7 @@ p999() { awk '/^p99.9:/{print $2}' "$1"; }
 
 SVC_PID=""; NGINX_PREFIX=""
 cleanup() {
+  rm -rf "${RUN_DIR:-/nonexistent}"
   [[ -n "$SVC_PID" ]] && kill "$SVC_PID" 2>/dev/null || true
   [[ -n "$NGINX_PREFIX" && -f "$NGINX_PREFIX/nginx.pid" ]] && kill "$(cat "$NGINX_PREFIX/nginx.pid")" 2>/dev/null || true
 }
@@ -126,6 +134,7 @@ start_service() {
     sleep 0.02
   done
   READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+  for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q 'ready in' "$log" && break; sleep 0.1; done
 }
 stop_service() {  # SIGTERM, wait for the drain; sets STOP_MS (wall ms of the shutdown)
   local t0; t0=$(date +%s%N)
@@ -134,6 +143,17 @@ stop_service() {  # SIGTERM, wait for the drain; sets STOP_MS (wall ms of the sh
   STOP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 URL=http://127.0.0.1:$PORT
+# thread_cpu PID SECONDS OUTFILE: CPU of each thread over SECONDS, from /proc/PID/task/*/stat,
+# grouped by thread name with digits folded (ForkJoinPool-1-worker-3 -> ForkJoinPool-#-worker-#;
+# the kernel keeps 15 characters of a name), as % of one core.
+thread_cpu() {
+  local pid=$1 secs=$2 out=$3 a b
+  a=$(for t in /proc/$pid/task/*; do echo "${t##*/} $(awk '{sub(/^.*\) /,""); print $12+$13}' "$t/stat" 2>/dev/null) $(tr ' ' '_' < "$t/comm" 2>/dev/null)"; done)
+  sleep "$secs"
+  b=$(for t in /proc/$pid/task/*; do echo "${t##*/} $(awk '{sub(/^.*\) /,""); print $12+$13}' "$t/stat" 2>/dev/null) $(tr ' ' '_' < "$t/comm" 2>/dev/null)"; done)
+  awk -v secs="$secs" -v tck="$CLK_TCK" 'NR==FNR{a[$1]=$2; next} NF==3{n=$3; gsub(/[0-9]+/,"#",n); d[n]+=($2-a[$1]); c[n]++}
+    END{for (n in d) printf "%6.1f%%  %s (%d threads)\n", 100*d[n]/tck/secs, n, c[n]}' <(echo "$a") <(echo "$b") | sort -nr > "$out"
+}
 
 say "# millrace-ingest load run, $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "machine: $(nproc) cores ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), wrk on the same box; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -150,7 +170,7 @@ say "batched: ready in ${READY_MS} ms (launch to first /readyz 200); service log
 
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" --latency -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-warmup.txt"
 CPU0=$(cpu_seconds "$SVC_PID"); ACC0=$(metric 'millrace_payloads_accepted_total'); ST0=$(metric 'millrace_payloads_stored_total')
-( sleep $((DURATION / 2)); top -H -b -d 5 -n 2 -p "$SVC_PID" > "$OUT/top-threads-batched.txt" 2>&1 ) &
+( sleep $((DURATION / 2)); thread_cpu "$SVC_PID" 5 "$OUT/threads-batched.txt" ) &
 TOP_PID=$!
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-batched.txt"
 wait "$TOP_PID" 2>/dev/null || true
@@ -188,12 +208,18 @@ say "  whole life (warm-up + measured): 202 responses $H202 (x10 = $((H202 * 10)
 say "  wrk's count of 2xx (warm-up + measured): $(( (WREQ - WBAD) + (REQ - BAD) )) requests"
 say "  after SIGTERM (shutdown took ${STOP_MS} ms): stored lines in .ndjson.gz files $STORED in $OBJECTS objects ($STORE_BYTES bytes under s3/), spilled $SPILLED; accepted - stored - spilled = $((ACCEPTED - STORED - SPILLED)); distinct stored lines: $DISTINCT"
 say "  shutdown log: $(grep -iE 'stored|spill' "$OUT/service-batched.log" | tail -2 | tr '\n' ' ')"
-say "  busiest threads (top -H, 5 s mid-run):"
-awk 'BEGIN{n=0} /^top -/{n++} n==2 && $1 ~ /^[0-9]+$/ {print}' "$OUT/top-threads-batched.txt" | sort -k9 -nr | head -12 | awk '{printf "    %5s%%  %s\n", $9, $12}' | tee -a "$SUMMARY"
+say "  service CPU by thread (5 s mid-run, % of one core):"
+head -10 "$OUT/threads-batched.txt" | sed 's/^/    /' | tee -a "$SUMMARY"
 if [[ -n "${JFR:-}" && -f "$OUT/batched.jfr" ]]; then
   "$JFRTOOL" view --width 160 hot-methods "$OUT/batched.jfr" > "$OUT/jfr-hot-methods.txt" 2>&1 || true
-  say "  JFR hot methods (top 15 of $OUT/batched.jfr):"
-  sed -n '1,22p' "$OUT/jfr-hot-methods.txt" | tee -a "$SUMMARY"
+  "$JFRTOOL" print --events jdk.ExecutionSample --stack-depth 64 "$OUT/batched.jfr" \
+    | awk -f "$HERE/jfr-breakdown.awk" > "$OUT/jfr-breakdown.txt" 2>&1 || true
+  say "  JFR ($OUT/batched.jfr, execution samples of the measured run):"
+  sed 's/^/    /' "$OUT/jfr-breakdown.txt" | tee -a "$SUMMARY"
+  "$JFRTOOL" print --events jdk.ExecutionSample "$OUT/batched.jfr" | grep -o 'sampledThread = "[^"]*"' \
+    | sed 's/sampledThread = //; s/[0-9][0-9]*/#/g' | sort | uniq -c | sort -nr | head -8 > "$OUT/jfr-threads.txt" || true
+  say "    samples by thread:"
+  sed 's/^/    /' "$OUT/jfr-threads.txt" | tee -a "$SUMMARY"
 fi
 rm -rf "$DATA"
 say ""
@@ -234,7 +260,7 @@ if [[ -z "${SKIP_PER_PAYLOAD:-}" ]]; then
   start_service per-payload "$DATA" "$OUT/service-per-payload.log"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-pp-warmup.txt"
   ACC0=$(metric 'millrace_payloads_accepted_total'); ST0=$(metric 'millrace_payloads_stored_total'); CPU0=$(cpu_seconds "$SVC_PID")
-  ( sleep $((PP_DURATION / 2)); top -H -b -d 5 -n 2 -p "$SVC_PID" > "$OUT/top-threads-pp.txt" 2>&1;
+  ( sleep $((PP_DURATION / 2)); thread_cpu "$SVC_PID" 5 "$OUT/threads-pp.txt";
     curl -s "$URL/metrics" > "$OUT/metrics-pp-midrun.txt" ) &
   TOP_PID=$!
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${PP_DURATION}s" --latency -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-pp.txt"
@@ -254,8 +280,8 @@ if [[ -z "${SKIP_PER_PAYLOAD:-}" ]]; then
   say "  payloads accepted in the window: $((ACC1 - ACC0)) = $(awk -v n=$((ACC1 - ACC0)) -v d="$PP_DURATION" 'BEGIN{printf "%.0f", n/d}')/s; stored (PUTs done) in the window: $((ST1 - ST0)) = $(awk -v n=$((ST1 - ST0)) -v d="$PP_DURATION" 'BEGIN{printf "%.0f", n/d}')/s"
   say "  mid-run gauges: uploads_in_flight $INFLIGHT (MAX_WORKERS default 16), queue_payloads $QUEUE; service CPU $(awk -v a="$CPU0" -v b="$CPU1" -v d="$PP_DURATION" 'BEGIN{printf "%.2f", (b-a)/d}') cores; VmHWM $PP_HWM MiB"
   say "  after SIGTERM (${STOP_MS} ms): objects in the store $PP_STORED, spilled $PP_SPILLED, accepted $PP_ACCEPTED; accepted - stored - spilled = $((PP_ACCEPTED - PP_STORED - PP_SPILLED))"
-  say "  busiest threads (top -H, 5 s mid-run):"
-  awk 'BEGIN{n=0} /^top -/{n++} n==2 && $1 ~ /^[0-9]+$/ {print}' "$OUT/top-threads-pp.txt" | sort -k9 -nr | head -8 | awk '{printf "    %5s%%  %s\n", $9, $12}' | tee -a "$SUMMARY"
+  say "  service CPU by thread (5 s mid-run, % of one core):"
+  head -8 "$OUT/threads-pp.txt" | sed 's/^/    /' | tee -a "$SUMMARY"
   rm -rf "$DATA"
 fi
 say ""
