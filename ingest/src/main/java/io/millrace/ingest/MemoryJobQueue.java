@@ -25,7 +25,7 @@ import java.util.function.LongSupplier;
 public final class MemoryJobQueue implements JobQueue {
   private final long maxPayloads;
   private final long maxBytes;
-  private final String runId;
+  private final byte[] idPrefix;
   private final LongSupplier clock;
   private final AtomicBoolean iterated = new AtomicBoolean();
 
@@ -51,7 +51,7 @@ public final class MemoryJobQueue implements JobQueue {
   public MemoryJobQueue(long maxPayloads, long maxBytes, String runId, LongSupplier clock) {
     this.maxPayloads = maxPayloads;
     this.maxBytes = maxBytes;
-    this.runId = runId;
+    this.idPrefix = (runId + "-").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     this.clock = clock;
   }
 
@@ -85,9 +85,16 @@ public final class MemoryJobQueue implements JobQueue {
     }
   }
 
+  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /** {@code <runId>-<seq as 12 lower-case hex digits>}, built without intermediate strings (hot path). */
   private String newId(long seq) {
-    String hex = Long.toHexString(seq);
-    return runId + "-" + "0".repeat(Math.max(0, 12 - hex.length())) + hex;
+    byte[] b = java.util.Arrays.copyOf(idPrefix, idPrefix.length + 12);
+    for (int i = b.length - 1; i >= idPrefix.length; i--) {
+      b[i] = HEX[(int) (seq & 0xF)];
+      seq >>>= 4;
+    }
+    return new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
   }
 
   @Override
