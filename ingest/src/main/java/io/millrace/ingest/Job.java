@@ -9,8 +9,9 @@ package io.millrace.ingest;
 public final class Job {
   private final String id;
   private final long admittedAtMillis;
-  private final byte[] payload;
+  private byte[] payload; // dropped (null) once stored: guarded by the queue's lock
   private final SpillFile origin; // null unless replayed from a spill file
+  boolean acked; // guarded by the queue's lock
 
   Job(String id, long admittedAtMillis, byte[] payload, SpillFile origin) {
     this.id = id;
@@ -29,9 +30,13 @@ public final class Job {
     return admittedAtMillis;
   }
 
-  /** {@return the payload bytes; callers must not modify them} */
+  /** {@return the payload bytes (null once the job is acknowledged); callers must not modify them} */
   public byte[] payload() {
     return payload;
+  }
+
+  void dropPayload() {
+    payload = null;
   }
 
   SpillFile origin() {
@@ -40,6 +45,6 @@ public final class Job {
 
   @Override
   public String toString() {
-    return "Job[" + id + ", " + payload.length + " bytes]";
+    return "Job[" + id + (payload == null ? ", stored]" : ", " + payload.length + " bytes]");
   }
 }

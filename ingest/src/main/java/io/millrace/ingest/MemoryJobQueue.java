@@ -6,16 +6,17 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
 /**
- * The in-process {@link JobQueue}: a FIFO of waiting jobs plus the set of jobs handed out and not
- * yet stored, both inside one budget.
+ * The in-process {@link JobQueue}: a FIFO of waiting jobs plus a FIFO of jobs handed out, both
+ * inside one budget and one lock (no per-job concurrent set: the lock is already held to hand a
+ * job out, and acknowledgements come a batch at a time). A stored job gives up its payload at
+ * once and leaves the handed-out FIFO when every older job is stored too; at most about twice
+ * {@code maxPayloads} such shells may wait behind a stuck upload before admission answers full.
  *
  * <p>Admission takes one lock per request and never waits. Memory is bounded: waiting plus
  * unacknowledged jobs never exceed {@code maxPayloads} payloads and {@code maxBytes} bytes (adopted
@@ -37,8 +38,9 @@ public final class MemoryJobQueue implements JobQueue {
   private long payloads;
   private long bytes;
   private boolean admissionClosed;
-  // handed out, not yet acknowledged; concurrent so ack needs no lock for membership
-  private final Set<Job> unacked = ConcurrentHashMap.newKeySet();
+  // handed out (or adopted), in that order; acknowledged ones are popped from the head, so a
+  // stored job stays here (without its payload) only while an older one is still in flight
+  private final ArrayDeque<Job> handedOut = new ArrayDeque<>();
 
   /**
    * Creates a queue.
@@ -68,7 +70,9 @@ public final class MemoryJobQueue implements JobQueue {
       if (admissionClosed) {
         return new Admission.ShuttingDown();
       }
-      if (payloads + n > maxPayloads || bytes + size > maxBytes) {
+      if (payloads + n > maxPayloads || bytes + size > maxBytes
+          || handedOut.size() + n > 2 * maxPayloads + 1024) {
+        // the last bound keeps the stored-but-not-yet-popped shells behind a stuck upload finite
         return new Admission.QueueFull(1);
       }
       for (byte[] b : batch) {
@@ -111,7 +115,7 @@ public final class MemoryJobQueue implements JobQueue {
         waiting.addAll(jobs);
         notEmpty.signalAll();
       } else {
-        unacked.addAll(jobs);
+        handedOut.addAll(jobs);
       }
     } finally {
       lock.unlock();
@@ -145,7 +149,7 @@ public final class MemoryJobQueue implements JobQueue {
             }
           }
           next = waiting.pollFirst();
-          unacked.add(next); // under the lock: a job is always in one of the two places
+          handedOut.addLast(next); // under the lock: a job is always in one of the two places
           return true;
         } finally {
           lock.unlock();
@@ -166,26 +170,34 @@ public final class MemoryJobQueue implements JobQueue {
 
   @Override
   public void ack(Collection<Job> stored) {
-    long n = 0;
-    long size = 0;
-    for (Job j : stored) {
-      if (unacked.remove(j)) {
-        n++;
-        size += j.payload().length;
-        if (j.origin() != null) {
-          j.origin().stored();
-        }
-      }
-    }
-    if (n == 0) {
-      return;
-    }
+    List<SpillFile> origins = null;
     lock.lock();
     try {
-      payloads -= n;
-      bytes -= size;
+      for (Job j : stored) {
+        if (j.acked) {
+          continue;
+        }
+        j.acked = true;
+        payloads--;
+        bytes -= j.payload().length;
+        j.dropPayload();
+        if (j.origin() != null) {
+          if (origins == null) {
+            origins = new ArrayList<>();
+          }
+          origins.add(j.origin());
+        }
+      }
+      while (!handedOut.isEmpty() && handedOut.peekFirst().acked) {
+        handedOut.pollFirst();
+      }
     } finally {
       lock.unlock();
+    }
+    if (origins != null) {
+      for (SpillFile f : origins) {
+        f.stored(); // may delete a file: outside the lock
+      }
     }
   }
 
@@ -204,9 +216,13 @@ public final class MemoryJobQueue implements JobQueue {
   public List<Job> unacknowledged() {
     lock.lock();
     try {
-      List<Job> all = new ArrayList<>(waiting.size() + unacked.size());
+      List<Job> all = new ArrayList<>(waiting.size() + handedOut.size());
       all.addAll(waiting);
-      all.addAll(unacked);
+      for (Job j : handedOut) {
+        if (!j.acked) {
+          all.add(j);
+        }
+      }
       return all;
     } finally {
       lock.unlock();

@@ -57,4 +57,43 @@ class MemoryJobQueueTest {
     assertThat(second.admittedAtMillis()).isEqualTo(42L);
     assertThat(it.hasNext()).isFalse();
   }
+
+  @Test
+  void acksOutOfOrderLeaveExactlyTheUnstoredJobsAndDropStoredPayloads() {
+    MemoryJobQueue q = new MemoryJobQueue(10, 1000, "run", () -> 0L);
+    q.admit(payloads(5, 3));
+    Iterator<Job> it = q.jobs();
+    List<Job> all = List.of(it.next(), it.next(), it.next(), it.next(), it.next());
+    q.ack(List.of(all.get(1), all.get(3)));
+    assertThat(q.unacknowledged()).containsExactlyInAnyOrder(all.get(0), all.get(2), all.get(4));
+    assertThat(all.get(1).payload()).isNull();
+    assertThat(all.get(0).payload()).hasSize(3);
+    q.ack(List.of(all.get(0), all.get(2), all.get(4)));
+    assertThat(q.unacknowledged()).isEmpty();
+    assertThat(q.payloads()).isZero();
+    assertThat(q.bytes()).isZero();
+  }
+
+  @Test
+  void storedJobsBehindAStuckOneCannotGrowWithoutBound() {
+    MemoryJobQueue q = new MemoryJobQueue(10, 1_000_000, "run", () -> 0L);
+    Iterator<Job> it = q.jobs();
+    q.admit(payloads(1, 1));
+    Job stuck = it.next(); // never acknowledged
+    int admitted = 0;
+    for (int round = 0; round < 10_000; round++) {
+      if (!(q.admit(payloads(5, 1)) instanceof Admission.Admitted)) {
+        break;
+      }
+      admitted += 5;
+      List<Job> batch = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        batch.add(it.next());
+      }
+      q.ack(batch);
+    }
+    assertThat(admitted).isLessThanOrEqualTo(2 * 10 + 1024);
+    q.ack(List.of(stuck));
+    assertThat(q.admit(payloads(5, 1))).isInstanceOf(Admission.Admitted.class);
+  }
 }
