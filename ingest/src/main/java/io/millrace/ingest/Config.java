@@ -106,7 +106,7 @@ public record Config(
           new Var("MILLRACE_PORT", "8080", "0..65535", "HTTP port (0 picks a free one)"),
           new Var("MILLRACE_MODE", "batched", "batched|per-payload", "object layout"),
           new Var(
-              "MILLRACE_BATCH_MAX_PAYLOADS", "1000", "1..1000000", "a batch object is cut at this many payloads"),
+              "MILLRACE_BATCH_MAX_PAYLOADS", "5000", "1..1000000", "a batch object is cut at this many payloads"),
           new Var(
               "MILLRACE_BATCH_MAX_BYTES",
               "8388608",
