@@ -26,7 +26,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Blocking and interrupts.</b> {@link #send}, {@link #receive} and {@link #poll(Duration)}
  * block the calling thread (cheaply on a virtual thread: the implementation uses a {@link
- * ReentrantLock}, never {@code synchronized}) and throw {@link InterruptedException} if the thread
+ * ReentrantLock}, never an intrinsic monitor) and throw {@link InterruptedException} if the thread
  * is interrupted while waiting; an interrupted send has not delivered its element. Iteration
  * cannot throw a checked exception: if the iterating thread is interrupted while waiting, the
  * interrupt flag is set again and a {@link CancellationException} is thrown.
