@@ -170,7 +170,7 @@ say "batched: ready in ${READY_MS} ms (launch to first /readyz 200); service log
 
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" --latency -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-warmup.txt"
 CPU0=$(cpu_seconds "$SVC_PID"); ACC0=$(metric 'millrace_payloads_accepted_total'); ST0=$(metric 'millrace_payloads_stored_total')
-( sleep $((DURATION / 2)); thread_cpu "$SVC_PID" 5 "$OUT/threads-batched.txt" ) &
+( sleep $((DURATION / 3)); thread_cpu "$SVC_PID" $(( DURATION / 3 < 5 ? (DURATION / 3 > 0 ? DURATION / 3 : 1) : 5 )) "$OUT/threads-batched.txt" ) &
 TOP_PID=$!
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-batched.txt"
 wait "$TOP_PID" 2>/dev/null || true
@@ -208,7 +208,7 @@ say "  whole life (warm-up + measured): 202 responses $H202 (x10 = $((H202 * 10)
 say "  wrk's count of 2xx (warm-up + measured): $(( (WREQ - WBAD) + (REQ - BAD) )) requests"
 say "  after SIGTERM (shutdown took ${STOP_MS} ms): stored lines in .ndjson.gz files $STORED in $OBJECTS objects ($STORE_BYTES bytes under s3/), spilled $SPILLED; accepted - stored - spilled = $((ACCEPTED - STORED - SPILLED)); distinct stored lines: $DISTINCT"
 say "  shutdown log: $(grep -iE 'stored|spill' "$OUT/service-batched.log" | tail -2 | tr '\n' ' ')"
-say "  service CPU by thread (5 s mid-run, % of one core):"
+say "  service CPU by thread (up to 5 s mid-run, % of one core):"
 head -10 "$OUT/threads-batched.txt" | sed 's/^/    /' | tee -a "$SUMMARY"
 if [[ -n "${JFR:-}" && -f "$OUT/batched.jfr" ]]; then
   "$JFRTOOL" view --width 160 hot-methods "$OUT/batched.jfr" > "$OUT/jfr-hot-methods.txt" 2>&1 || true
@@ -260,7 +260,7 @@ if [[ -z "${SKIP_PER_PAYLOAD:-}" ]]; then
   start_service per-payload "$DATA" "$OUT/service-per-payload.log"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-pp-warmup.txt"
   ACC0=$(metric 'millrace_payloads_accepted_total'); ST0=$(metric 'millrace_payloads_stored_total'); CPU0=$(cpu_seconds "$SVC_PID")
-  ( sleep $((PP_DURATION / 2)); thread_cpu "$SVC_PID" 5 "$OUT/threads-pp.txt";
+  ( sleep $((PP_DURATION / 3)); thread_cpu "$SVC_PID" $(( PP_DURATION / 3 < 5 ? (PP_DURATION / 3 > 0 ? PP_DURATION / 3 : 1) : 5 )) "$OUT/threads-pp.txt";
     curl -s "$URL/metrics" > "$OUT/metrics-pp-midrun.txt" ) &
   TOP_PID=$!
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${PP_DURATION}s" --latency -s "$LUA_P999" "$URL/v1/payloads" > "$OUT/wrk-pp.txt"
@@ -280,7 +280,7 @@ if [[ -z "${SKIP_PER_PAYLOAD:-}" ]]; then
   say "  payloads accepted in the window: $((ACC1 - ACC0)) = $(awk -v n=$((ACC1 - ACC0)) -v d="$PP_DURATION" 'BEGIN{printf "%.0f", n/d}')/s; stored (PUTs done) in the window: $((ST1 - ST0)) = $(awk -v n=$((ST1 - ST0)) -v d="$PP_DURATION" 'BEGIN{printf "%.0f", n/d}')/s"
   say "  mid-run gauges: uploads_in_flight $INFLIGHT (MAX_WORKERS default 16), queue_payloads $QUEUE; service CPU $(awk -v a="$CPU0" -v b="$CPU1" -v d="$PP_DURATION" 'BEGIN{printf "%.2f", (b-a)/d}') cores; VmHWM $PP_HWM MiB"
   say "  after SIGTERM (${STOP_MS} ms): objects in the store $PP_STORED, spilled $PP_SPILLED, accepted $PP_ACCEPTED; accepted - stored - spilled = $((PP_ACCEPTED - PP_STORED - PP_SPILLED))"
-  say "  service CPU by thread (5 s mid-run, % of one core):"
+  say "  service CPU by thread (up to 5 s mid-run, % of one core):"
   head -8 "$OUT/threads-pp.txt" | sed 's/^/    /' | tee -a "$SUMMARY"
   rm -rf "$DATA"
 fi
