@@ -616,14 +616,9 @@ final class Run<T> implements RunHandle<T> {
     Object[] chunk = new Object[Math.min(Pipeline.CHUNK, in.capacity())];
     Outbox box = new Outbox(st, out);
     while (true) {
-      int n;
-      try {
-        n = in.drainTo(chunk, chunk.length, -1);
-      } catch (ChannelClosedException e) {
-        if (e.isFailure()) {
-          return; // stopping
-        }
-        break;
+      int n = take(in, chunk, chunk.length, -1);
+      if (n < 0) {
+        break; // end of input
       }
       st.in.getAndAdd(n);
       st.inFlight.lazySet(1);
@@ -649,6 +644,25 @@ final class Run<T> implements RunHandle<T> {
       box.flush();
     }
     box.end();
+  }
+
+  /**
+   * Moves a chunk from a buffer of this run (see {@link Channel#drainTo}).
+   *
+   * @return how many elements were moved (0 only on timeout), or -1 at the end of the input
+   * @throws ChannelClosedException if the run is stopping (its buffers are failed only then), a
+   *     consequence of the stop that {@link #onStageFailure} drops
+   */
+  private static int take(Channel<Object> in, Object[] chunk, int max, long timeoutNanos)
+      throws InterruptedException {
+    try {
+      return in.drainTo(chunk, max, timeoutNanos);
+    } catch (ChannelClosedException e) {
+      if (e.isFailure()) {
+        throw e;
+      }
+      return -1;
+    }
   }
 
   /**
@@ -723,14 +737,9 @@ final class Run<T> implements RunHandle<T> {
     fork(st, () -> emitInOrder(st, window, pending, out));
     Object[] chunk = new Object[Math.min(Pipeline.CHUNK, in.capacity())];
     while (true) {
-      int k;
-      try {
-        k = in.drainTo(chunk, chunk.length, -1);
-      } catch (ChannelClosedException e) {
-        if (e.isFailure()) {
-          return;
-        }
-        break;
+      int k = take(in, chunk, chunk.length, -1);
+      if (k < 0) {
+        break; // end of input
       }
       st.in.getAndAdd(k);
       for (int i = 0; i < k; i++) {
@@ -790,14 +799,9 @@ final class Run<T> implements RunHandle<T> {
     Semaphore permits = new Semaphore(n);
     Object[] chunk = new Object[Math.min(Pipeline.CHUNK, in.capacity())];
     while (true) {
-      int k;
-      try {
-        k = in.drainTo(chunk, chunk.length, -1);
-      } catch (ChannelClosedException e) {
-        if (e.isFailure()) {
-          return;
-        }
-        break;
+      int k = take(in, chunk, chunk.length, -1);
+      if (k < 0) {
+        break; // end of input
       }
       st.in.getAndAdd(k);
       for (int i = 0; i < k; i++) {
@@ -850,14 +854,9 @@ final class Run<T> implements RunHandle<T> {
           continue;
         }
       }
-      int k;
-      try {
-        k = in.drainTo(chunk, Math.min(chunk.length, room), wait);
-      } catch (ChannelClosedException e) {
-        if (e.isFailure()) {
-          return;
-        }
-        break;
+      int k = take(in, chunk, Math.min(chunk.length, room), wait);
+      if (k < 0) {
+        break; // end of input
       }
       if (k == 0) {
         continue; // timed out: the deadline check above emits
