@@ -17,6 +17,31 @@ public sealed interface Admission {
    */
   record QueueFull(int retryAfterSeconds) implements Admission {}
 
+  /**
+   * Nothing new was admitted: the request repeats one admitted earlier under the same {@code
+   * Idempotency-Key} (within the queue's duplicate window), whose payloads are in the queue.
+   *
+   * @param count how many payloads this request holds
+   */
+  record Replayed(int count) implements Admission {}
+
   /** None was admitted: the queue no longer admits (the service is shutting down). */
   record ShuttingDown() implements Admission {}
+
+  /**
+   * None was admitted: the queue cannot be reached (broker down, no acknowledgement in time). A
+   * timed-out request may have landed after all: clients retry with the same {@code
+   * Idempotency-Key} to be admitted once.
+   *
+   * @param retryAfterSeconds a hint for the client's {@code Retry-After}
+   * @param reason what went wrong, for the problem's detail
+   */
+  record Unavailable(int retryAfterSeconds, String reason) implements Admission {}
+
+  /**
+   * None was admitted: the request is larger than the queue can ever take in one piece.
+   *
+   * @param detail the sizes involved
+   */
+  record TooLarge(String detail) implements Admission {}
 }

@@ -31,10 +31,11 @@ import java.util.Map;
  * @param prefix key prefix, without leading or trailing slash; may be empty
  * @param dataDir the embedded store's folder, and where spill files go
  * @param embeddedS3Port the embedded store's port; 0 picks a free one
- * @param queue {@code memory} (only this build's backend)
- * @param role {@code all}, {@code ingest} or {@code worker}
+ * @param queue {@code memory}, or the NATS servers ({@code nats://host:port}, comma-separated)
+ * @param role what this process runs
  * @param apiKeys accepted bearer tokens; empty means no authentication
  * @param drainTimeoutMs how long shutdown may take to drain
+ * @param nats the JetStream settings (used only when {@code queue} is a {@code nats://} URL)
  */
 public record Config(
     int maxWorkers,
@@ -57,7 +58,79 @@ public record Config(
     String queue,
     String role,
     List<String> apiKeys,
-    long drainTimeoutMs) {
+    long drainTimeoutMs,
+    Nats nats) {
+
+  /** What a process runs: admission (HTTP), workers (store), or both. */
+  public enum Role {
+    /** Admission and workers in one process (the only role with the in-memory queue). */
+    ALL,
+    /** Admission only: publishes to JetStream, stores nothing. */
+    INGEST,
+    /** Workers only: pulls from JetStream and stores; its HTTP server serves only the probes. */
+    WORKER;
+
+    /** {@return whether this role admits payloads} */
+    public boolean admits() {
+      return this != WORKER;
+    }
+
+    /** {@return whether this role stores payloads} */
+    public boolean stores() {
+      return this != INGEST;
+    }
+
+    /** {@return the name used in configuration} */
+    public String configName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /**
+   * The JetStream queue's settings.
+   *
+   * @param servers server URLs, at least one
+   * @param stream the work-queue stream
+   * @param subject the subject admitted requests are published to
+   * @param consumer the durable pull consumer the workers share
+   * @param deadSubject where poison messages go (captured by the stream {@code <stream>_DEAD})
+   * @param replicas stream replicas (1 on a single server, 3 on a 3-node cluster)
+   * @param ackWaitMs how long a delivered message may go without an ack or a progress signal
+   * @param maxDeliver deliveries after which a message that keeps failing is dead-lettered
+   * @param duplicateWindowMs how long an {@code Idempotency-Key} is remembered
+   * @param publishTimeoutMs how long admission waits for JetStream's acknowledgement
+   * @param maxBytes the stream's byte limit: beyond it admission answers 429
+   * @param maxAckPending messages delivered and not yet acknowledged, over all workers
+   */
+  public record Nats(
+      List<String> servers,
+      String stream,
+      String subject,
+      String consumer,
+      String deadSubject,
+      int replicas,
+      long ackWaitMs,
+      int maxDeliver,
+      long duplicateWindowMs,
+      long publishTimeoutMs,
+      long maxBytes,
+      int maxAckPending) {
+
+    /** {@return the dead-letter stream's name} */
+    public String deadStream() {
+      return stream + "_DEAD";
+    }
+  }
+
+  /** {@return whether the queue is JetStream (else the in-memory one)} */
+  public boolean durableQueue() {
+    return !queue.equals("memory");
+  }
+
+  /** {@return the role, parsed} */
+  public Role roleKind() {
+    return Role.valueOf(role.toUpperCase(Locale.ROOT));
+  }
 
   /** How accepted payloads are laid out in the store. */
   public enum Mode {
@@ -130,11 +203,30 @@ public record Config(
           new Var("MILLRACE_DATA_DIR", "./data", "a folder", "embedded store folder; spill/ goes here too"),
           new Var(
               "MILLRACE_EMBEDDED_S3_PORT", "0", "0..65535", "embedded store port on 127.0.0.1 (0: a free one)"),
-          new Var("MILLRACE_QUEUE", "memory", "memory", "queue backend (nats:// is a later issue)"),
-          new Var("MILLRACE_ROLE", "all", "all (ingest|worker need a shared queue)", "what this process runs"),
+          new Var(
+              "MILLRACE_QUEUE",
+              "memory",
+              "memory or nats://host:port[,nats://host:port...]",
+              "queue: in this process, or NATS JetStream (durable, shared by many nodes)"),
+          new Var(
+              "MILLRACE_ROLE",
+              "all",
+              "all|ingest|worker (ingest and worker need nats://)",
+              "what this process runs: admission, workers, or both"),
           new Var("MILLRACE_API_KEYS", "", "comma-separated tokens", "bearer tokens for /v1/*; empty: no auth"),
           new Var(
-              "MILLRACE_DRAIN_TIMEOUT_MS", "10000", "0..3600000", "how long shutdown may take to drain"));
+              "MILLRACE_DRAIN_TIMEOUT_MS", "10000", "0..3600000", "how long shutdown may take to drain"),
+          new Var("MILLRACE_NATS_STREAM", "MILLRACE", "[A-Za-z0-9_-]{1,64}", "JetStream work-queue stream"),
+          new Var("MILLRACE_NATS_SUBJECT", "millrace.payloads", "a subject, no wildcards", "subject requests are published to"),
+          new Var("MILLRACE_NATS_CONSUMER", "millrace-workers", "[A-Za-z0-9_-]{1,64}", "durable pull consumer the workers share"),
+          new Var("MILLRACE_NATS_DEAD_SUBJECT", "millrace.dead", "a subject, no wildcards", "dead letters (kept in stream <stream>_DEAD)"),
+          new Var("MILLRACE_NATS_REPLICAS", "1", "1..5", "stream replicas (3 on a 3-node cluster)"),
+          new Var("MILLRACE_NATS_ACK_WAIT_MS", "30000", "1000..3600000", "a message unacked this long (worker gone) is redelivered"),
+          new Var("MILLRACE_NATS_MAX_DELIVER", "10", "1..1000", "deliveries before a failing message is dead-lettered"),
+          new Var("MILLRACE_NATS_DUPLICATE_WINDOW_MS", "120000", "1000..86400000", "how long an Idempotency-Key is remembered"),
+          new Var("MILLRACE_NATS_PUBLISH_TIMEOUT_MS", "5000", "100..60000", "how long admission waits for JetStream's ack"),
+          new Var("MILLRACE_NATS_MAX_BYTES", "1073741824", "1048576..1099511627776", "stream byte limit; beyond it admission answers 429"),
+          new Var("MILLRACE_NATS_MAX_ACK_PENDING", "100000", "1..10000000", "messages delivered and not yet acked, all workers together"));
 
   /** A configuration value that is not accepted; the message names the variable and the range. */
   public static final class ConfigException extends Exception {
@@ -288,17 +380,47 @@ public record Config(
     Path dataDir = Path.of(dd).toAbsolutePath().normalize();
     int s3Port = (int) longIn(v, "MILLRACE_EMBEDDED_S3_PORT", 0, 65535);
     String queue = v.get("MILLRACE_QUEUE").trim();
+    List<String> servers = new ArrayList<>();
     if (!queue.equals("memory")) {
-      throw new ConfigException(
-          "MILLRACE_QUEUE='" + queue + "' is not accepted by this build (accepted: memory;"
-              + " the nats:// JetStream backend is not implemented yet)");
+      for (String part : queue.split(",")) {
+        String u = part.trim();
+        URI uri;
+        try {
+          uri = URI.create(u);
+        } catch (IllegalArgumentException e) {
+          uri = null;
+        }
+        if (uri == null || uri.getHost() == null
+            || !("nats".equals(uri.getScheme()) || "tls".equals(uri.getScheme()))) {
+          throw new ConfigException("MILLRACE_QUEUE='" + queue + "' is not accepted (accepted: memory or"
+              + " nats://host:port, several comma-separated; '" + u + "' is not a nats:// URL)");
+        }
+        servers.add(u);
+      }
     }
-    String role = v.get("MILLRACE_ROLE").trim();
-    if (!role.equals("all")) {
-      throw new ConfigException(
-          "MILLRACE_ROLE='" + role + "' is not accepted with MILLRACE_QUEUE=memory (accepted: all;"
-              + " ingest and worker need a shared queue)");
+    String role = v.get("MILLRACE_ROLE").trim().toLowerCase(Locale.ROOT);
+    if (!role.equals("all") && !role.equals("ingest") && !role.equals("worker")) {
+      throw new ConfigException("MILLRACE_ROLE='" + role + "' is not accepted (accepted: all|ingest|worker)");
     }
+    if (!role.equals("all") && servers.isEmpty()) {
+      throw new ConfigException("MILLRACE_ROLE=" + role + " needs a shared queue: set MILLRACE_QUEUE to"
+          + " nats://host:port (with MILLRACE_QUEUE=memory the only role is all)");
+    }
+    String stream = name(v, "MILLRACE_NATS_STREAM");
+    String consumer = name(v, "MILLRACE_NATS_CONSUMER");
+    String subject = subject(v, "MILLRACE_NATS_SUBJECT");
+    String deadSubject = subject(v, "MILLRACE_NATS_DEAD_SUBJECT");
+    if (subject.equals(deadSubject)) {
+      throw new ConfigException("MILLRACE_NATS_DEAD_SUBJECT must differ from MILLRACE_NATS_SUBJECT");
+    }
+    Nats nats = new Nats(List.copyOf(servers), stream, subject, consumer, deadSubject,
+        (int) longIn(v, "MILLRACE_NATS_REPLICAS", 1, 5),
+        longIn(v, "MILLRACE_NATS_ACK_WAIT_MS", 1000, 3_600_000),
+        (int) longIn(v, "MILLRACE_NATS_MAX_DELIVER", 1, 1000),
+        longIn(v, "MILLRACE_NATS_DUPLICATE_WINDOW_MS", 1000, 86_400_000),
+        longIn(v, "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", 100, 60_000),
+        longIn(v, "MILLRACE_NATS_MAX_BYTES", 1L << 20, 1L << 40),
+        (int) longIn(v, "MILLRACE_NATS_MAX_ACK_PENDING", 1, 10_000_000));
     List<String> keys = new ArrayList<>();
     for (String k : v.get("MILLRACE_API_KEYS").split(",")) {
       String t = k.trim();
@@ -315,7 +437,24 @@ public record Config(
     return new Config(
         maxWorkers, maxQueue, queueMaxBytes, maxBodyBytes, host, port, mode, batchMaxPayloads,
         batchMaxBytes, batchMaxAgeMs, endpoint, s3Timeout, region, bucket, prefix, dataDir, s3Port, queue,
-        role, List.copyOf(keys), drain);
+        role, List.copyOf(keys), drain, nats);
+  }
+
+  private static String name(Map<String, String> v, String var) throws ConfigException {
+    String s = v.get(var).trim();
+    if (!s.matches("[A-Za-z0-9_-]{1,64}")) {
+      throw new ConfigException(var + "='" + s + "' is not accepted (accepted: 1..64 of [A-Za-z0-9_-])");
+    }
+    return s;
+  }
+
+  private static String subject(Map<String, String> v, String var) throws ConfigException {
+    String s = v.get(var).trim();
+    if (!s.matches("[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*") || s.length() > 256) {
+      throw new ConfigException(var + "='" + s + "' is not accepted (accepted: tokens of [A-Za-z0-9_-]"
+          + " joined by '.', no wildcards)");
+    }
+    return s;
   }
 
   private static long longIn(Map<String, String> v, String name, long min, long max)
@@ -364,6 +503,17 @@ public record Config(
     values.put("MILLRACE_ROLE", role);
     values.put("MILLRACE_API_KEYS", String.join(",", apiKeys));
     values.put("MILLRACE_DRAIN_TIMEOUT_MS", Long.toString(drainTimeoutMs));
+    values.put("MILLRACE_NATS_STREAM", nats.stream());
+    values.put("MILLRACE_NATS_SUBJECT", nats.subject());
+    values.put("MILLRACE_NATS_CONSUMER", nats.consumer());
+    values.put("MILLRACE_NATS_DEAD_SUBJECT", nats.deadSubject());
+    values.put("MILLRACE_NATS_REPLICAS", Integer.toString(nats.replicas()));
+    values.put("MILLRACE_NATS_ACK_WAIT_MS", Long.toString(nats.ackWaitMs()));
+    values.put("MILLRACE_NATS_MAX_DELIVER", Integer.toString(nats.maxDeliver()));
+    values.put("MILLRACE_NATS_DUPLICATE_WINDOW_MS", Long.toString(nats.duplicateWindowMs()));
+    values.put("MILLRACE_NATS_PUBLISH_TIMEOUT_MS", Long.toString(nats.publishTimeoutMs()));
+    values.put("MILLRACE_NATS_MAX_BYTES", Long.toString(nats.maxBytes()));
+    values.put("MILLRACE_NATS_MAX_ACK_PENDING", Integer.toString(nats.maxAckPending()));
     for (var e : overrides.entrySet()) {
       if (!values.containsKey(e.getKey())) {
         throw new ConfigException("unknown variable " + e.getKey());
@@ -381,6 +531,7 @@ public record Config(
         + ", mode=" + mode.configName() + ", batch=" + batchMaxPayloads + "/" + batchMaxBytes + "B/"
         + batchMaxAgeMs + "ms, s3=" + (s3Endpoint == null ? "embedded" : s3Endpoint) + ", bucket="
         + bucket + ", prefix=" + prefix + ", dataDir=" + dataDir + ", apiKeys=" + apiKeys.size()
-        + ", drainTimeoutMs=" + drainTimeoutMs + "]";
+        + ", drainTimeoutMs=" + drainTimeoutMs + ", queue=" + (durableQueue() ? "nats " + nats.stream()
+        + " on " + nats.servers().size() + " server(s)" : "memory") + ", role=" + role + "]";
   }
 }

@@ -1,6 +1,7 @@
 package io.millrace.ingest;
 
 import io.helidon.http.DirectHandler;
+import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Method;
 import io.helidon.http.ServerResponseHeaders;
@@ -90,7 +91,15 @@ final class HttpApi {
 
   // ------------------------------------------------------------------ POST /v1/payloads
 
+  private static final HeaderName IDEMPOTENCY_KEY = HeaderNames.create("Idempotency-Key");
+  private static final HeaderName IDEMPOTENT_REPLAYED = HeaderNames.create("Idempotent-Replayed");
+
   private void payloads(ServerRequest req, ServerResponse res) {
+    if (!config.roleKind().admits()) {
+      problem(res, 404, "not-found", "Not Found", "this node runs MILLRACE_ROLE=worker and admits nothing;"
+          + " send payloads to an ingest node");
+      return;
+    }
     if (req.prologue().method() != Method.POST) {
       res.header(HeaderNames.ALLOW, "POST");
       problem(res, 405, "method-not-allowed", "Method Not Allowed", "use POST");
@@ -105,6 +114,12 @@ final class HttpApi {
     if (shuttingDown.getAsBoolean()) {
       res.header(HeaderNames.RETRY_AFTER, "5");
       problem(res, 503, "shutting-down", "Service Unavailable", "the service is shutting down");
+      return;
+    }
+    String idempotencyKey = req.headers().first(IDEMPOTENCY_KEY).map(String::trim).orElse(null);
+    if (idempotencyKey != null && !idempotencyKey.matches("[\\x21-\\x7e]{1,128}")) {
+      problem(res, 400, "bad-idempotency-key", "Bad Request",
+          "Idempotency-Key must be 1..128 visible ASCII characters");
       return;
     }
     String type = req.headers().first(HeaderNames.CONTENT_TYPE).orElse("");
@@ -184,11 +199,20 @@ final class HttpApi {
           + queue.maxBytes() + " bytes");
       return;
     }
-    switch (queue.admit(payloads)) {
+    switch (queue.admit(payloads, idempotencyKey)) {
       case Admission.Admitted a -> {
         metrics.payloadsAccepted.increment(a.count());
         json(res, 202, "{\"accepted\":" + a.count() + "}");
       }
+      case Admission.Replayed r -> {
+        res.header(IDEMPOTENT_REPLAYED, "true");
+        json(res, 202, "{\"accepted\":" + r.count() + ",\"replayed\":true}");
+      }
+      case Admission.Unavailable u -> {
+        res.header(HeaderNames.RETRY_AFTER, Integer.toString(u.retryAfterSeconds()));
+        problem(res, 503, "queue-unavailable", "Service Unavailable", u.reason());
+      }
+      case Admission.TooLarge t -> tooLarge(res, t.detail());
       case Admission.QueueFull f -> {
         res.header(HeaderNames.RETRY_AFTER, Integer.toString(f.retryAfterSeconds()));
         problem(res, 429, "queue-full", "Too Many Requests",
@@ -264,11 +288,15 @@ final class HttpApi {
     if (shuttingDown.getAsBoolean()) {
       reasons.add("shutting down");
     }
-    if (saturated()) {
+    String queueProblem = queue.notReadyReason();
+    if (queueProblem != null) {
+      reasons.add(queueProblem);
+    }
+    if (!queue.durable() && saturated()) {
       reasons.add("queue saturated (" + queue.payloads() + "/" + queue.maxPayloads() + " payloads, "
           + queue.bytes() + "/" + queue.maxBytes() + " bytes)");
     }
-    if (!storeReachable.getAsBoolean()) {
+    if (config.roleKind().stores() && !storeReachable.getAsBoolean()) {
       reasons.add("store unreachable");
     }
     if (reasons.isEmpty()) {

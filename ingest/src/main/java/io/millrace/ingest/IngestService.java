@@ -31,9 +31,13 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  * One running service: the store (embedded or external), the queue, the worker pipeline and the
  * HTTP server, started in that order and stopped in the reverse one by {@link #shutdown()}.
  *
+ * <p>Which parts run depends on {@code MILLRACE_ROLE}: an ingest node has no store and no
+ * workers, a worker node's HTTP server serves only the probes and metrics.
+ *
  * <p>Shutdown: readiness and admission answer 503 at once; the workers drain the queue up to
- * {@code MILLRACE_DRAIN_TIMEOUT_MS}; whatever is still not stored is written to {@code
- * <dataDir>/spill/}; then the HTTP server and the store stop. The next start replays the spill.
+ * {@code MILLRACE_DRAIN_TIMEOUT_MS}; with the in-memory queue, whatever is still not stored is
+ * written to {@code <dataDir>/spill/} and the next start replays it; with JetStream, it is given
+ * back to the stream at once (another worker takes it). Then the HTTP server and the store stop.
  */
 public final class IngestService implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngestService.class);
@@ -64,16 +68,27 @@ public final class IngestService implements AutoCloseable {
     long t0 = System.nanoTime();
     this.config = config;
     this.runId = newRunId();
+    Config.Role role = config.roleKind();
     Files.createDirectories(config.dataDir());
     this.metrics = new Metrics();
-    queue = new MemoryJobQueue(config.maxQueue(), config.queueMaxBytes(), runId, System::currentTimeMillis);
-    metrics.gauge("millrace_queue_payloads", "payloads admitted and not yet stored", queue::payloads);
-    metrics.gauge("millrace_queue_bytes", "payload bytes admitted and not yet stored", queue::bytes);
+    if (config.durableQueue()) {
+      queue = new JetStreamJobQueue(config, metrics, runId, System::currentTimeMillis);
+    } else {
+      queue = new MemoryJobQueue(config.maxQueue(), config.queueMaxBytes(), runId, System::currentTimeMillis)
+          .duplicateWindow(config.nats().duplicateWindowMs());
+    }
+    metrics.gauge("millrace_queue_payloads", "payloads admitted (or pulled) and not yet stored", queue::payloads);
+    metrics.gauge("millrace_queue_bytes", "payload bytes admitted (or pulled) and not yet stored", queue::bytes);
     metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", queue::maxPayloads);
     metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", queue::maxBytes);
 
-    // replay what the last run spilled, before anything new is admitted
-    replayed = Spill.load(Spill.dir(config.dataDir()));
+    // replay what the last run spilled, before anything new is admitted (memory queue only: a
+    // durable queue keeps what is not stored, so nothing is ever spilled)
+    replayed = config.durableQueue() ? List.of() : Spill.load(Spill.dir(config.dataDir()));
+    if (config.durableQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
+      LOG.warn("{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed only"
+          + " with MILLRACE_QUEUE=memory", Spill.dir(config.dataDir()));
+    }
     List<List<Job>> groups = new ArrayList<>();
     int n = 0;
     for (SpillFile f : replayed) {
@@ -96,10 +111,11 @@ public final class IngestService implements AutoCloseable {
           Spill.dir(config.dataDir()));
     }
 
+    boolean embeddedStore = config.embedded() && role.stores();
     FutureTask<EmbeddedS3> s3proxy = null;
     int s3Port = 0;
     String secret = EmbeddedS3.newSecret();
-    if (config.embedded()) {
+    if (embeddedStore) {
       s3Port = config.embeddedS3Port() != 0 ? config.embeddedS3Port() : freeLoopbackPort();
       int port = s3Port;
       // the filesystem backend's bucket is a folder: made here, it costs no request at start-up
@@ -116,13 +132,13 @@ public final class IngestService implements AutoCloseable {
     S3Store s3 = null;
     WebServer web = null;
     try {
-      if (config.embedded()) {
+      if (embeddedStore) {
         s3 = new S3Store(URI.create("http://127.0.0.1:" + s3Port), config.s3Region(), config.bucket(),
             StaticCredentialsProvider.create(AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)),
             Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
         emb = join(s3proxy);
         trace("s3proxy", t0);
-      } else {
+      } else if (role.stores()) {
         s3 = new S3Store(config.s3Endpoint(), config.s3Region(), config.bucket(),
             externalCredentials != null ? externalCredentials : DefaultCredentialsProvider.builder().build(), Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
       }
@@ -144,17 +160,23 @@ public final class IngestService implements AutoCloseable {
       if (s3 != null) {
         s3.close();
       }
+      queue.close();
       throw e;
     }
     embedded = emb;
     store = s3;
     server = web;
-    storeReachable = config.embedded(); // an external store is checked by the health thread, at once
+    // an external store is checked by the health thread, at once; an ingest node has no store
+    storeReachable = embeddedStore || !role.stores();
 
-    workers = new Workers(config, queue, store, metrics,
-        () -> storeReachable = false, () -> storeReachable = true);
-    workers.start(groups);
-    healthChecker = Thread.ofVirtual().name("millrace-store-health").start(this::checkStore);
+    if (role.stores()) {
+      workers = new Workers(config, queue, store, metrics,
+          () -> storeReachable = false, () -> storeReachable = true);
+      workers.start(groups);
+    } else {
+      workers = null;
+    }
+    healthChecker = store == null ? null : Thread.ofVirtual().name("millrace-store-health").start(this::checkStore);
   }
 
   private static <T> T join(FutureTask<T> task) throws Exception {
@@ -302,39 +324,56 @@ public final class IngestService implements AutoCloseable {
       queue.closeAdmission();
       long t0 = System.nanoTime();
       long storedBefore = (long) metrics.payloadsStored.count();
-      boolean drained = workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
+      boolean drained = workers == null || workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
       trace("drained", t0);
-      Workers.Leftovers left = workers.leftovers();
       int spilled = 0;
-      if (left.payloads() > 0) {
-        try {
-          spilled = Spill.write(Spill.dir(config.dataDir()), runId, left.groups(), left.loose());
-          metrics.payloadsSpilled.increment(spilled);
-          // the leftovers of replayed files are in the new files now
-          for (SpillFile f : replayed) {
-            f.delete();
+      int released = 0;
+      if (queue.durable()) {
+        // what this worker still holds goes back to JetStream now, for the other workers
+        List<Job> left = queue.unacknowledged();
+        if (!left.isEmpty()) {
+          queue.release(left, null);
+          released = left.size();
+        }
+      } else {
+        Workers.Leftovers left = workers.leftovers();
+        if (left.payloads() > 0) {
+          try {
+            spilled = Spill.write(Spill.dir(config.dataDir()), runId, left.groups(), left.loose());
+            metrics.payloadsSpilled.increment(spilled);
+            // the leftovers of replayed files are in the new files now
+            for (SpillFile f : replayed) {
+              f.delete();
+            }
+          } catch (IOException e) {
+            LOG.error("could not spill {} payloads to {}: {}", left.payloads(),
+                Spill.dir(config.dataDir()), e.toString());
           }
-        } catch (IOException e) {
-          LOG.error("could not spill {} payloads to {}: {}", left.payloads(),
-              Spill.dir(config.dataDir()), e.toString());
         }
       }
+      queue.close(); // waits for publishes in flight, so their answers go out before the server stops
       long stored = (long) metrics.payloadsStored.count();
       stopped = true;
-      healthChecker.interrupt();
+      if (healthChecker != null) {
+        healthChecker.interrupt();
+      }
       try {
         server.stop();
       } catch (RuntimeException e) {
         LOG.warn("stopping the HTTP server: {}", e.toString());
       }
       trace("http stopped", t0);
-      store.close();
+      if (store != null) {
+        store.close();
+      }
       if (embedded != null) {
         embedded.close();
       }
-      LOG.info("shutdown in {} ms: {} payloads stored in all ({} while draining), {} spilled to {}{}",
+      LOG.info("shutdown in {} ms: {} payloads stored in all ({} while draining), {}{}",
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), stored, stored - storedBefore,
-          spilled, Spill.dir(config.dataDir()), drained ? "" : " (drain timed out)");
+          queue.durable() ? released + " given back to JetStream"
+              : spilled + " spilled to " + Spill.dir(config.dataDir()),
+          drained ? "" : " (drain timed out)");
       report = new ShutdownReport(stored, spilled, drained);
       return report;
     } finally {
@@ -349,7 +388,9 @@ public final class IngestService implements AutoCloseable {
 
   /** Cancels the workers at once, leaving everything admitted unstored (tests of spill/replay). */
   void stopWorkersNow() {
-    workers.cancel();
+    if (workers != null) {
+      workers.cancel();
+    }
   }
 
   static Path spillDir(Config config) {

@@ -11,13 +11,23 @@ public final class Job {
   private final long admittedAtMillis;
   private byte[] payload; // dropped (null) once stored: guarded by the queue's lock
   private final SpillFile origin; // null unless replayed from a spill file
+  private final Object delivery; // the queue's handle of the message this job came in, or null
   boolean acked; // guarded by the queue's lock
 
   Job(String id, long admittedAtMillis, byte[] payload, SpillFile origin) {
+    this(id, admittedAtMillis, payload, origin, null);
+  }
+
+  Job(String id, long admittedAtMillis, byte[] payload, SpillFile origin, Object delivery) {
     this.id = id;
     this.admittedAtMillis = admittedAtMillis;
     this.payload = payload;
     this.origin = origin;
+    this.delivery = delivery;
+  }
+
+  Object delivery() {
+    return delivery;
   }
 
   /** {@return the id assigned at admission; object keys derive from it} */

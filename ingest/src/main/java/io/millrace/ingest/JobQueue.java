@@ -9,8 +9,9 @@ import java.util.List;
  * cover every job from admission until it is acknowledged as stored, so memory stays flat under any
  * overload. No thread or task exists per waiting job.
  *
- * <p>Implementations: {@link MemoryJobQueue} (this process only). A durable one (NATS JetStream)
- * acknowledges a message only in {@link #ack}.
+ * <p>Implementations: {@link MemoryJobQueue} (this process only) and {@link JetStreamJobQueue}
+ * (NATS JetStream: durable, shared by many processes; a message is acknowledged only in {@link
+ * #ack}, after its object is stored).
  *
  * <p>Thread-safe: {@link #admit} is called from many request threads at once, {@link #jobs()} is
  * read by one worker source, {@link #ack} from upload threads.
@@ -24,7 +25,50 @@ public interface JobQueue extends AutoCloseable {
    * @return {@link Admission.Admitted}, {@link Admission.QueueFull} or {@link
    *     Admission.ShuttingDown}; never blocks
    */
-  Admission admit(List<byte[]> payloads);
+  default Admission admit(List<byte[]> payloads) {
+    return admit(payloads, null);
+  }
+
+  /**
+   * Admits every payload, in order, or none, unless a request with the same idempotency key was
+   * admitted within the queue's duplicate window: then nothing new is admitted and the answer is
+   * {@link Admission.Replayed}. May block for as long as the queue's own acknowledgement takes (a
+   * durable queue); never longer than its configured timeout.
+   *
+   * @param payloads compact JSON payloads, each non-empty
+   * @param idempotencyKey the client's {@code Idempotency-Key}, or null
+   * @return what happened to the request, as a whole
+   */
+  Admission admit(List<byte[]> payloads, String idempotencyKey);
+
+  /**
+   * Whether jobs that could not be stored go back to the queue through {@link #release} (a
+   * durable queue redelivers them later, perhaps to another process) rather than being retried
+   * in place forever, and whether unacknowledged jobs survive this process (so shutdown needs no
+   * spill file).
+   *
+   * @return true for a durable, redelivering queue
+   */
+  default boolean durable() {
+    return false;
+  }
+
+  /**
+   * Gives jobs back unstored: they are delivered again later (after a delay that grows with each
+   * delivery), or, once delivered too often, moved to the dead letters. Only for a {@link
+   * #durable()} queue.
+   *
+   * @param jobs jobs handed out and not acknowledged
+   * @param cause why they could not be stored, or null at shutdown (delivered again at once)
+   */
+  default void release(Collection<Job> jobs, Throwable cause) {
+    throw new UnsupportedOperationException("only a durable queue takes jobs back");
+  }
+
+  /** {@return why the queue cannot admit or deliver right now (broker unreachable...), or null} */
+  default String notReadyReason() {
+    return null;
+  }
 
   /**
    * The jobs to work on, in admission order. {@code next()} blocks while the queue is empty; the

@@ -44,7 +44,21 @@ public final class Main {
     StringBuilder sb = new StringBuilder();
     sb.append("millrace-ingest ready in ").append(ms).append(" ms, listening on ")
         .append(config.host()).append(':').append(service.port()).append('\n');
-    if (service.embeddedStore() != null) {
+    sb.append("  role: ").append(config.role()).append(", queue: ");
+    if (config.durableQueue()) {
+      sb.append("NATS JetStream stream ").append(config.nats().stream()).append(" at ")
+          .append(String.join(",", config.nats().servers().stream().map(Main::withoutPassword).toList()));
+      String why = service.queue().notReadyReason();
+      if (why != null) {
+        sb.append(" (not ready yet: ").append(why).append(')');
+      }
+      sb.append('\n');
+    } else {
+      sb.append("memory\n");
+    }
+    if (!config.roleKind().stores()) {
+      sb.append("  store: none on an ingest node (workers store)\n");
+    } else if (service.embeddedStore() != null) {
       sb.append("  store: embedded S3 at ").append(service.storeEndpoint()).append(", bucket ")
           .append(config.bucket()).append("; objects are files under ")
           .append(service.embeddedStore().baseDir().resolve(config.bucket())).append('\n');
@@ -56,6 +70,11 @@ public final class Main {
     if (service.replayedPayloads() > 0) {
       sb.append("  replaying ").append(service.replayedPayloads()).append(" spilled payloads\n");
     }
+    if (!config.roleKind().admits()) {
+      System.out.print(sb);
+      System.out.flush();
+      return;
+    }
     sb.append("  try:   curl -i -X POST -H 'Content-Type: application/json'");
     if (!config.apiKeys().isEmpty()) {
       sb.append(" -H 'Authorization: Bearer <key>'");
@@ -63,5 +82,11 @@ public final class Main {
     sb.append(" -d '{\"payloads\":[{\"hello\":\"world\"}]}' ").append(url).append("/v1/payloads\n");
     System.out.print(sb);
     System.out.flush();
+  }
+
+  private static String withoutPassword(String url) {
+    int at = url.indexOf('@');
+    int scheme = url.indexOf("://");
+    return at > 0 && scheme > 0 ? url.substring(0, scheme + 3) + "***@" + url.substring(at + 1) : url;
   }
 }

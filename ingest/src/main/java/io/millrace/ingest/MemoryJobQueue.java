@@ -41,6 +41,10 @@ public final class MemoryJobQueue implements JobQueue {
   // handed out (or adopted), in that order; acknowledged ones are popped from the head, so a
   // stored job stays here (without its payload) only while an older one is still in flight
   private final ArrayDeque<Job> handedOut = new ArrayDeque<>();
+  // Idempotency-Key -> when it was admitted (clock ms) and how many payloads; oldest first
+  private final java.util.LinkedHashMap<String, long[]> keys = new java.util.LinkedHashMap<>();
+  private long duplicateWindowMs = 120_000;
+  private static final int MAX_KEYS = 100_000;
 
   /**
    * Creates a queue.
@@ -57,8 +61,25 @@ public final class MemoryJobQueue implements JobQueue {
     this.clock = clock;
   }
 
+  /**
+   * Sets how long an {@code Idempotency-Key} is remembered (at most {@value #MAX_KEYS} keys, the
+   * oldest forgotten first).
+   *
+   * @param windowMs the duplicate window, milliseconds
+   * @return this queue
+   */
+  public MemoryJobQueue duplicateWindow(long windowMs) {
+    lock.lock();
+    try {
+      this.duplicateWindowMs = windowMs;
+    } finally {
+      lock.unlock();
+    }
+    return this;
+  }
+
   @Override
-  public Admission admit(List<byte[]> batch) {
+  public Admission admit(List<byte[]> batch, String idempotencyKey) {
     long n = batch.size();
     long size = 0;
     for (byte[] b : batch) {
@@ -69,6 +90,19 @@ public final class MemoryJobQueue implements JobQueue {
     try {
       if (admissionClosed) {
         return new Admission.ShuttingDown();
+      }
+      if (idempotencyKey != null) {
+        while (!keys.isEmpty()) {
+          var oldest = keys.entrySet().iterator().next();
+          if (keys.size() < MAX_KEYS && now - oldest.getValue()[0] < duplicateWindowMs) {
+            break;
+          }
+          keys.remove(oldest.getKey());
+        }
+        long[] seen = keys.get(idempotencyKey);
+        if (seen != null) {
+          return new Admission.Replayed((int) seen[1]);
+        }
       }
       if (payloads + n > maxPayloads || bytes + size > maxBytes
           || handedOut.size() + n > 2 * maxPayloads + 1024) {
@@ -82,6 +116,9 @@ public final class MemoryJobQueue implements JobQueue {
       bytes += size;
       if (n > 0) {
         notEmpty.signal();
+      }
+      if (idempotencyKey != null) {
+        keys.put(idempotencyKey, new long[] {now, n});
       }
       return new Admission.Admitted((int) n);
     } finally {

@@ -20,6 +20,19 @@ final class Metrics {
   final Counter slowDowns = counter("millrace_s3_slowdowns", "store responses 503 SlowDown (every SDK attempt)");
   final Counter payloadsSpilled = counter("millrace_payloads_spilled", "payloads written to spill/ at shutdown");
   final Counter payloadsReplayed = counter("millrace_payloads_replayed", "payloads read back from spill/ at start");
+  final Counter natsPublishFailures =
+      counter("millrace_nats_publish_failures", "requests not admitted because JetStream was unreachable, slow or refused");
+  final Counter natsReplayed =
+      counter("millrace_nats_replayed_requests", "requests answered as replays of an earlier Idempotency-Key");
+  final Counter natsRedelivered =
+      counter("millrace_nats_redelivered_messages", "messages delivered more than once (a worker died or gave them back)");
+  final Counter natsNaks = counter("millrace_nats_naks", "messages given back to JetStream after a failure");
+  final Counter natsDeadLettered =
+      counter("millrace_nats_dead_lettered_messages", "messages moved to the dead-letter subject");
+  final Counter natsDeadLetteredPayloads =
+      counter("millrace_nats_dead_lettered_payloads", "payloads in messages moved to the dead-letter subject");
+  final Counter natsAckFailures =
+      counter("millrace_nats_ack_failures", "acks or naks that could not be sent (redelivered later)");
   final Timer uploadTime =
       Timer.builder("millrace_upload").description("one successful object upload").register(registry);
   private final ConcurrentHashMap<Integer, Counter> responses = new ConcurrentHashMap<>();

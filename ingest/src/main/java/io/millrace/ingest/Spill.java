@@ -32,6 +32,16 @@ final class Spill {
     return dataDir.resolve("spill");
   }
 
+  /** {@return whether the folder holds any spill file} */
+  static boolean hasFiles(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return false;
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.ndjson")) {
+      return files.iterator().hasNext();
+    }
+  }
+
   /**
    * Writes the groups and the loose jobs.
    *

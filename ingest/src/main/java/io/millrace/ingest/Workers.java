@@ -37,9 +37,11 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
  * mapConcurrentUnordered(MAX_WORKERS, upload one .json) with retry → ack}. A job's budget in the
  * queue is released only after its object is stored.
  *
- * <p>Uploads retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3
- * {@code 503 SlowDown} adds its own growing pause): while the store is down the queue fills and
- * admission answers 429, and shutdown spills what is left. Nothing is dropped.
+ * <p>With the in-memory queue, uploads retry without limit (exponential backoff with jitter, 50 ms
+ * doubling to 5 s; an S3 {@code 503 SlowDown} adds its own growing pause): while the store is down
+ * the queue fills and admission answers 429, and shutdown spills what is left. With a {@linkplain
+ * JobQueue#durable() durable} queue an upload is tried three times, then its jobs are {@linkplain
+ * JobQueue#release released} to be redelivered later. Nothing is dropped.
  *
  * <p>Keys derive only from ids given at admission, so a retry or a replay rewrites the same key: a
  * batch is named {@code <first payload id>-<payload count>}.
@@ -95,7 +97,13 @@ final class Workers {
    */
   void start(List<List<Job>> replayGroups) {
     ErrorPolicy retry =
-        ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50)).withMaxBackoff(Duration.ofSeconds(5));
+        queue.durable()
+            // a few tries here, then the jobs go back to the durable queue: redelivered later (to
+            // any worker) with a growing delay, or dead-lettered after MaxDeliver deliveries
+            ? ErrorPolicy.retry(3, Duration.ofMillis(200))
+                .withMaxBackoff(Duration.ofSeconds(2))
+                .orElse(ErrorPolicy.divert((item, e) -> giveBack((Upload) item, e)))
+            : ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50)).withMaxBackoff(Duration.ofSeconds(5));
     Pipeline<Job> source = Pipeline.from(queue.jobs()).named("queue");
     Pipeline<Upload> uploads;
     if (config.mode() == Config.Mode.BATCHED) {
@@ -135,6 +143,13 @@ final class Workers {
           }
         })
         .start(u -> {});
+  }
+
+  private void giveBack(Upload u, Throwable e) {
+    inFlight.remove(u.key());
+    LOG.warn("upload of {} failed {} times; its {} payloads go back to the queue: {}", u.key(),
+        u.failures().get(), u.jobs().size(), e.toString());
+    queue.release(u.jobs(), e);
   }
 
   /** Cuts a count/age batch further so no object holds more than the byte limit (at least one job). */

@@ -39,12 +39,35 @@ class ConfigTest {
         .hasMessageContaining("MILLRACE_MODE").hasMessageContaining("batched|per-payload");
     assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_S3_ENDPOINT", "ftp://x"), new String[0]))
         .hasMessageContaining("MILLRACE_S3_ENDPOINT");
-    assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_QUEUE", "nats://localhost:4222"), new String[0]))
-        .hasMessageContaining("MILLRACE_QUEUE");
+    assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_QUEUE", "redis://localhost:6379"), new String[0]))
+        .hasMessageContaining("MILLRACE_QUEUE").hasMessageContaining("nats://host:port");
+    assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_ROLE", "worker"), new String[0]))
+        .hasMessageContaining("MILLRACE_ROLE=worker").hasMessageContaining("MILLRACE_QUEUE");
+    assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_ROLE", "boss"), new String[0]))
+        .hasMessageContaining("all|ingest|worker");
+    assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_NATS_SUBJECT", "a.*"), new String[0]))
+        .hasMessageContaining("MILLRACE_NATS_SUBJECT").hasMessageContaining("no wildcards");
+    assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_NATS_REPLICAS", "7"), new String[0]))
+        .hasMessageContaining("MILLRACE_NATS_REPLICAS").hasMessageContaining("1..5");
     assertThatThrownBy(() -> Config.parse(Map.of("MILLRACE_API_KEYS", "short"), new String[0]))
         .hasMessageContaining("MILLRACE_API_KEYS").hasMessageNotContaining("short");
     assertThatThrownBy(() -> Config.parse(Map.of(), new String[] {"--no-such-flag=1"}))
         .hasMessageContaining("--no-such-flag");
+  }
+
+  @Test
+  void theJetStreamSettingsParseWithTheirDefaults() throws Exception {
+    Config c = Config.parse(Map.of("MILLRACE_QUEUE", "nats://n1:4222, nats://u:p@n2:4222", "MILLRACE_ROLE", "worker"),
+        new String[] {"--nats-max-deliver=3"});
+    assertThat(c.durableQueue()).isTrue();
+    assertThat(c.roleKind()).isEqualTo(Config.Role.WORKER);
+    assertThat(c.nats().servers()).containsExactly("nats://n1:4222", "nats://u:p@n2:4222");
+    assertThat(c.nats().maxDeliver()).isEqualTo(3);
+    assertThat(c.nats().stream()).isEqualTo("MILLRACE");
+    assertThat(c.nats().deadStream()).isEqualTo("MILLRACE_DEAD");
+    assertThat(c.nats().ackWaitMs()).isEqualTo(30_000);
+    assertThat(c.toString()).doesNotContain("u:p");
+    assertThat(c.with(Map.of("MILLRACE_NATS_REPLICAS", "3")).nats().replicas()).isEqualTo(3);
   }
 
   @Test
