@@ -241,6 +241,36 @@ class JetStreamJobQueueTest {
   }
 
   @Test
+  void atShutdownAWorkerGivesWhatItHoldsBackAtOnce() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    ingest.admit(payloads("{\"h\":1}", "{\"h\":2}"));
+    ingest.admit(payloads("{\"h\":3}"));
+    Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "60000"));
+    JetStreamJobQueue leaving = queue(c, m);
+    Iterator<Job> it = leaving.jobs();
+    List<Job> got = take(it, 3);
+    leaving.ack(got.subList(2, 3)); // the second message is stored and acked
+    leaving.closeAdmission();
+    assertThat(it.hasNext()).as("no more pulls after closing").isFalse();
+    List<Job> held = leaving.unacknowledged();
+    assertThat(held).hasSize(2);
+    leaving.release(held, null);
+    leaving.close();
+    queues.remove(leaving);
+
+    long t0 = System.nanoTime();
+    JetStreamJobQueue next = queue(c, new Metrics());
+    List<Job> again = take(next.jobs(), 2);
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("not after the 60 s ack wait")
+        .isLessThan(10_000);
+    assertThat(again).extracting(JetStreamJobQueueTest::text).containsExactly("{\"h\":1}", "{\"h\":2}");
+    next.ack(again);
+    Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  @Test
   void theWorkerPullsNoMoreThanItsBudget() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
