@@ -107,6 +107,7 @@ class JetStreamBrokerRestartTest {
         if (!stored.duplicates().isEmpty()) {
           System.out.println("  duplicated ids (id=count, first 20): "
               + stored.duplicates().entrySet().stream().limit(20).toList());
+          System.out.println("  objects holding them (first + later object: ids): " + stored.duplicatePairs());
         }
         assertThat(stored.foreign()).as("lines that are not a payload as sent; %s", report).isEmpty();
         assertThat(stored.missing(load.accepted())).as("accepted but not stored; %s", report).isEmpty();

@@ -56,8 +56,10 @@ class JetStreamCrashTest {
             int victim = random.nextInt(workers.size());
             ServiceProcess w = workers.get(victim);
             long storedBefore = storedSoFar(w);
+            long inFlight = ackPending(rig);
             w.kill9();
-            killLog.add(w.name() + " after " + delay + " ms (had stored " + storedBefore + ")");
+            killLog.add(w.name() + " after " + delay + " ms (had stored " + storedBefore + "; messages held by all"
+                + " workers " + inFlight + ")");
             workers.set(victim, rig.startService("worker"));
           }
           load.stop();
@@ -91,6 +93,7 @@ class JetStreamCrashTest {
         if (!stored.duplicates().isEmpty()) {
           System.out.println("  duplicated ids (id=count, first 20): "
               + stored.duplicates().entrySet().stream().limit(20).toList());
+          System.out.println("  objects holding them (first + later object: ids): " + stored.duplicatePairs());
         }
 
         assertThat(stored.foreign()).as("lines that are not a payload as sent; %s", report).isEmpty();
@@ -103,6 +106,15 @@ class JetStreamCrashTest {
         rig.dumpLogs();
         throw t;
       }
+    }
+  }
+
+  /** {@return messages delivered to workers and not yet acknowledged, -1 if the broker cannot tell} */
+  static long ackPending(JetStreamRig rig) {
+    try {
+      return rig.queueState().ackPending();
+    } catch (Exception e) {
+      return -1;
     }
   }
 

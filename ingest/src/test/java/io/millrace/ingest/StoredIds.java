@@ -23,8 +23,10 @@ import software.amazon.awssdk.services.s3.S3Client;
  * @param counts id → how many lines hold it
  * @param foreign lines that are not a payload exactly as sent (at most 20 kept), with their key
  * @param foreignCount how many such lines there were
+ * @param duplicatePairs "first key + later key" → how many ids both hold, for the ids stored twice
  */
-record StoredIds(int objects, long lines, Map<String, Integer> counts, List<String> foreign, long foreignCount) {
+record StoredIds(int objects, long lines, Map<String, Integer> counts, List<String> foreign, long foreignCount,
+    Map<String, Integer> duplicatePairs) {
   private static final Pattern LINE = Pattern.compile("\\{\"id\":\"([^\"\\\\]+)\",\"pad\":\"[A-Za-z0-9]*\"}");
   /** An id inside any message body, escaped as a JSON string value or not. */
   private static final Pattern ANY_ID = Pattern.compile("\\\\?\"id\\\\?\"\\s*:\\s*\\\\?\"([A-Za-z0-9._-]+)");
@@ -32,6 +34,8 @@ record StoredIds(int objects, long lines, Map<String, Integer> counts, List<Stri
   static StoredIds read(S3Client s3, String bucket) throws IOException {
     Map<String, List<String>> all = TestSupport.readAll(s3, bucket);
     Map<String, Integer> counts = new HashMap<>();
+    Map<String, String> firstKey = new HashMap<>();
+    Map<String, Integer> pairs = new TreeMap<>();
     List<String> foreign = new ArrayList<>();
     long foreignCount = 0;
     long lines = 0;
@@ -40,7 +44,12 @@ record StoredIds(int objects, long lines, Map<String, Integer> counts, List<Stri
         lines++;
         Matcher m = LINE.matcher(line);
         if (m.matches() && LoadClient.payload(m.group(1)).equals(line)) {
-          counts.merge(m.group(1), 1, Integer::sum);
+          String id = m.group(1);
+          if (counts.merge(id, 1, Integer::sum) == 1) {
+            firstKey.put(id, e.getKey());
+          } else {
+            pairs.merge(firstKey.get(id) + " + " + e.getKey(), 1, Integer::sum);
+          }
         } else {
           foreignCount++;
           if (foreign.size() < 20) {
@@ -49,7 +58,7 @@ record StoredIds(int objects, long lines, Map<String, Integer> counts, List<Stri
         }
       }
     }
-    return new StoredIds(all.size(), lines, counts, foreign, foreignCount);
+    return new StoredIds(all.size(), lines, counts, foreign, foreignCount, pairs);
   }
 
   /** {@return the ids in a message body (a dead letter, whatever its envelope)} */
