@@ -51,13 +51,16 @@ import org.slf4j.LoggerFactory;
  * The durable {@link JobQueue}: a NATS JetStream work-queue stream shared by any number of ingest
  * and worker processes.
  *
- * <p><b>Admission</b> ({@link Config.Role#admits()}): a request's payloads travel as one message
- * (all or nothing): the payloads as sent, joined by {@code '\n'}, with the request id, admission
+ * <p><b>Admission</b> ({@link Config.Role#admits()}): a request's payloads travel in one message
+ * (all or nothing): the payloads as sent, joined by {@code '\n'}, with a message id, admission
  * time and payload count in headers. {@link #admit} returns only after JetStream acknowledged the
- * publish (it is stored, replicated as configured). Publishing is asynchronous: many request
- * threads wait on their own acknowledgements over one connection, so publishes are pipelined.
- * The client's {@code Idempotency-Key} becomes {@code Nats-Msg-Id}: a repeat within the stream's
- * duplicate window is not stored again and answers {@link Admission.Replayed}.
+ * publish (it is stored, replicated as configured). Publishing is a group commit: one thread
+ * publishes asynchronously with at most {@value #MAX_OUTSTANDING} messages awaiting their acks;
+ * requests arriving meanwhile share the next message (up to {@value #MAX_GROUP_BYTES} bytes), so
+ * under load the broker and the client do their per-message work once for many requests. A
+ * request with an {@code Idempotency-Key} is published alone with the key as {@code Nats-Msg-Id}:
+ * a repeat within the stream's duplicate window is not stored again and answers {@link
+ * Admission.Replayed}.
  *
  * <p><b>Delivery</b> ({@link Config.Role#stores()}): one thread pulls from the durable consumer
  * while this process holds fewer than its budget ({@code MAX_QUEUE} payloads, {@code
@@ -82,7 +85,7 @@ import org.slf4j.LoggerFactory;
 public final class JetStreamJobQueue implements JobQueue {
   private static final Logger LOG = LoggerFactory.getLogger(JetStreamJobQueue.class);
 
-  /** Header: the request id; payload {@code i} of the message has the id {@code <request id>-<i>}. */
+  /** Header: the message id; payload {@code i} of the message has the id {@code <message id>-<i>}. */
   static final String H_ID = "Millrace-Id";
   /** Header: when the request was admitted, epoch milliseconds. */
   static final String H_AT = "Millrace-Admitted-At";
@@ -97,6 +100,10 @@ public final class JetStreamJobQueue implements JobQueue {
 
   private static final long MAX_NAK_DELAY_MS = 30_000;
   private static final int MAX_PULL = 256;
+  /** Group commit: messages in flight at once; the requests arriving meanwhile share the next one. */
+  private static final int MAX_OUTSTANDING = 2;
+  /** Group commit: a shared message is cut at this size (a larger request still goes alone). */
+  private static final int MAX_GROUP_BYTES = 256 * 1024;
   private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
   private final Config.Nats cfg;
@@ -121,6 +128,16 @@ public final class JetStreamJobQueue implements JobQueue {
   private volatile boolean admissionClosed;
   private final Thread keeper;
   private final Thread fetcher;
+  private final Thread publisher;
+
+  // group commit: requests without an Idempotency-Key wait here and share messages
+  private final ReentrantLock pubLock = new ReentrantLock();
+  private final Condition pubWork = pubLock.newCondition();
+  private final ArrayDeque<Pending> pending = new ArrayDeque<>(); // guarded by pubLock
+  private int outstanding; // messages published and not yet acknowledged; guarded by pubLock
+
+  /** A request waiting to be published with others. */
+  private record Pending(List<byte[]> payloads, int size, CompletableFuture<Admission> result) {}
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition();
@@ -187,6 +204,7 @@ public final class JetStreamJobQueue implements JobQueue {
     connect(); // at once, so a node that can reach NATS is ready when it says so
     this.keeper = Thread.ofVirtual().name("millrace-nats-keeper").start(this::keep);
     this.fetcher = delivers ? Thread.ofVirtual().name("millrace-nats-fetch").start(this::fetchLoop) : null;
+    this.publisher = admits ? Thread.ofVirtual().name("millrace-nats-publish").start(this::publishLoop) : null;
     if (!delivers) {
       lock.lock();
       try {
@@ -403,24 +421,60 @@ public final class JetStreamJobQueue implements JobQueue {
       return new Admission.TooLarge("the request's payloads take " + size + " bytes; one NATS message"
           + " holds at most " + limit + " (the server's max_payload less headers)");
     }
+    if (idempotencyKey != null) {
+      // alone: its Nats-Msg-Id must name exactly this request
+      return publishAlone(batch, size, idempotencyKey);
+    }
+    Pending p = new Pending(batch, size, new CompletableFuture<>());
+    publishing.incrementAndGet();
+    try {
+      pubLock.lock();
+      try {
+        pending.addLast(p);
+        pubWork.signal();
+      } finally {
+        pubLock.unlock();
+      }
+      return p.result().get(cfg.publishTimeoutMs(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      metrics.natsPublishFailures.increment();
+      return new Admission.Unavailable(2, "JetStream did not acknowledge within "
+          + cfg.publishTimeoutMs() + " ms; retry with an Idempotency-Key to be admitted once");
+    } catch (ExecutionException e) {
+      return publishFailed(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      metrics.natsPublishFailures.increment();
+      return new Admission.Unavailable(2, "interrupted while waiting for JetStream");
+    } finally {
+      publishing.decrementAndGet();
+    }
+  }
+
+  /** The message for these payloads: joined by newlines, with id, admission time and count. */
+  private NatsMessage message(List<List<byte[]>> requests, int size, int count) {
     byte[] body = new byte[size];
     int at = 0;
-    for (byte[] b : batch) {
-      if (at > 0) {
-        body[at++] = '\n';
+    for (List<byte[]> batch : requests) {
+      for (byte[] b : batch) {
+        if (at > 0) {
+          body[at++] = '\n';
+        }
+        System.arraycopy(b, 0, body, at, b.length);
+        at += b.length;
       }
-      System.arraycopy(b, 0, body, at, b.length);
-      at += b.length;
     }
     Headers h = new Headers();
     h.put(H_ID, newId(sequence.getAndIncrement()));
     h.put(H_AT, Long.toString(clock.getAsLong()));
-    h.put(H_COUNT, Integer.toString(n));
-    NatsMessage msg = NatsMessage.builder().subject(cfg.subject()).headers(h).data(body).build();
-    PublishOptions po =
-        idempotencyKey == null
-            ? plainPublish
-            : PublishOptions.builder().expectedStream(cfg.stream()).messageId(idempotencyKey).build();
+    h.put(H_COUNT, Integer.toString(count));
+    return NatsMessage.builder().subject(cfg.subject()).headers(h).data(body).build();
+  }
+
+  private Admission publishAlone(List<byte[]> batch, int size, String idempotencyKey) {
+    NatsMessage msg = message(List.of(batch), size, batch.size());
+    PublishOptions po = PublishOptions.builder().expectedStream(cfg.stream()).messageId(idempotencyKey).build();
+    int n = batch.size();
     publishing.incrementAndGet();
     try {
       CompletableFuture<PublishAck> f = js.publishAsync(msg, po);
@@ -451,7 +505,97 @@ public final class JetStreamJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * Group commit: while {@link #MAX_OUTSTANDING} messages await their acks, arriving requests
+   * queue up; the next message takes all of them (up to {@link #MAX_GROUP_BYTES}). Under light
+   * load each request is its own message at once; under heavy load many share one, which divides
+   * the broker's and the client's per-message work. Each request is still all in one message.
+   */
+  private void publishLoop() {
+    List<Pending> group = new ArrayList<>();
+    while (true) {
+      group.clear();
+      int size = 0;
+      int count = 0;
+      pubLock.lock();
+      try {
+        while (pending.isEmpty() || outstanding >= MAX_OUTSTANDING) {
+          if (closed.get() && pending.isEmpty()) {
+            return;
+          }
+          pubWork.await(100, TimeUnit.MILLISECONDS);
+        }
+        long limit = Math.min(MAX_GROUP_BYTES, nc.getMaxPayload() - 512);
+        while (!pending.isEmpty()) {
+          Pending p = pending.peekFirst();
+          int add = p.size() + (count > 0 ? 1 : 0);
+          if (!group.isEmpty() && size + add > limit) {
+            break;
+          }
+          group.add(pending.pollFirst());
+          size += add;
+          count += p.payloads().size();
+        }
+        outstanding++;
+      } catch (InterruptedException e) {
+        failAll(new IllegalStateException("the queue is closing"));
+        return;
+      } finally {
+        pubLock.unlock();
+      }
+      List<Pending> members = List.copyOf(group);
+      int total = count;
+      try {
+        List<List<byte[]>> requests = new ArrayList<>(members.size());
+        for (Pending p : members) {
+          requests.add(p.payloads());
+        }
+        js.publishAsync(message(requests, size, total), plainPublish)
+            .whenComplete((ack, error) -> {
+              published();
+              for (Pending p : members) {
+                if (error == null) {
+                  p.result().complete(new Admission.Admitted(p.payloads().size()));
+                } else {
+                  p.result().completeExceptionally(error);
+                }
+              }
+            });
+      } catch (RuntimeException e) {
+        published();
+        for (Pending p : members) {
+          p.result().completeExceptionally(e);
+        }
+      }
+    }
+  }
+
+  private void published() {
+    pubLock.lock();
+    try {
+      outstanding--;
+      pubWork.signal();
+    } finally {
+      pubLock.unlock();
+    }
+  }
+
+  private void failAll(Throwable cause) {
+    pubLock.lock();
+    try {
+      for (Pending p : pending) {
+        p.result().completeExceptionally(cause);
+      }
+      pending.clear();
+    } finally {
+      pubLock.unlock();
+    }
+  }
+
   private Admission publishFailed(Throwable cause) {
+    if (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
     metrics.natsPublishFailures.increment();
     String text = cause instanceof JetStreamApiException je ? je.getErrorDescription() : String.valueOf(cause.getMessage());
     if (text != null && (text.contains("maximum bytes") || text.contains("maximum messages"))) {
@@ -878,6 +1022,12 @@ public final class JetStreamJobQueue implements JobQueue {
       }
       if (fetcher != null) {
         fetcher.join(Duration.ofSeconds(5));
+      }
+      if (publisher != null) {
+        publisher.join(Duration.ofSeconds(2)); // ends once nothing is pending (closed is set)
+        publisher.interrupt();
+        publisher.join(Duration.ofSeconds(2));
+        failAll(new IllegalStateException("the queue closed"));
       }
       keeper.interrupt();
       keeper.join(Duration.ofSeconds(5));

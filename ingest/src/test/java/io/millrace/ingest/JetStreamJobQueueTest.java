@@ -143,6 +143,53 @@ class JetStreamJobQueueTest {
   }
 
   @Test
+  void concurrentRequestsShareMessagesYetEachIsAllInOne() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    int threads = 32;
+    int perThread = 40;
+    java.util.concurrent.ConcurrentHashMap<String, Boolean> sent = new java.util.concurrent.ConcurrentHashMap<>();
+    List<Thread> ts = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int tt = t;
+      ts.add(Thread.ofVirtual().start(() -> {
+        for (int r = 0; r < perThread; r++) {
+          List<byte[]> req = new ArrayList<>();
+          for (int i = 0; i < 3; i++) {
+            String p = "{\"t\":" + tt + ",\"r\":" + r + ",\"i\":" + i + "}";
+            req.add(p.getBytes(StandardCharsets.UTF_8));
+            sent.put(p, true);
+          }
+          assertThat(ingest.admit(req)).isEqualTo(new Admission.Admitted(3));
+        }
+      }));
+    }
+    for (Thread t : ts) {
+      assertThat(t.join(Duration.ofSeconds(30))).isTrue();
+    }
+    long messages = info(stream).getStreamState().getMsgCount();
+    assertThat(messages).as("requests share messages under load").isLessThan(threads * perThread);
+
+    JetStreamJobQueue worker = queue(config("worker", Map.of()), m);
+    List<Job> all = take(worker.jobs(), threads * perThread * 3);
+    List<String> texts = all.stream().map(JetStreamJobQueueTest::text).toList();
+    assertThat(texts).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(sent.keySet());
+    // all of a request is in one message, in order: its three payloads are neighbours
+    for (int k = 0; k < texts.size(); k++) {
+      if (texts.get(k).endsWith("\"i\":0}")) {
+        String stem = texts.get(k).substring(0, texts.get(k).length() - 2);
+        assertThat(texts.get(k + 1)).isEqualTo(stem + "1}");
+        assertThat(texts.get(k + 2)).isEqualTo(stem + "2}");
+        assertThat(all.get(k + 2).id().replaceAll("-\\d+$", "")).isEqualTo(all.get(k).id().replaceAll("-\\d+$", ""));
+      }
+    }
+    worker.ack(all);
+    Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+    System.out.println("group commit: " + threads * perThread + " requests in " + messages + " messages");
+  }
+
+  @Test
   void theSameIdempotencyKeyIsAdmittedOnce() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
