@@ -247,7 +247,12 @@ public final class JetStreamJobQueue implements JobQueue {
   private void connect() throws InterruptedException {
     if (nc == null) {
       try {
-        nc = Nats.connect(options);
+        Connection c = Nats.connect(options);
+        if (closed.get()) {
+          c.close(); // closed while connecting: nothing may outlive the queue
+          return;
+        }
+        nc = c;
       } catch (IOException e) {
         String p = "NATS unreachable (" + e.getMessage() + ")";
         if (!p.equals(problem)) {
@@ -291,6 +296,15 @@ public final class JetStreamJobQueue implements JobQueue {
       ensureStream(jsm, cfg.deadStream(), cfg.deadSubject(), RetentionPolicy.Limits);
       JetStream j = nc.jetStream();
       if (delivers) {
+        JetStreamSubscription old = sub;
+        if (old != null) {
+          sub = null;
+          try {
+            old.unsubscribe();
+          } catch (RuntimeException e) {
+            // gone with its connection or consumer
+          }
+        }
         jsm.addOrUpdateConsumer(
             cfg.stream(),
             ConsumerConfiguration.builder()
@@ -601,6 +615,12 @@ public final class JetStreamJobQueue implements JobQueue {
     if (text != null && (text.contains("maximum bytes") || text.contains("maximum messages"))) {
       return new Admission.QueueFull(1);
     }
+    if (cause instanceof JetStreamApiException je && je.getApiErrorCode() == 10059
+        || text != null && text.toLowerCase(java.util.Locale.ROOT).contains("no responders")) {
+      // the stream is gone (deleted, or a broker came back without it): the keeper recreates it
+      problem = "JetStream stream " + cfg.stream() + " unavailable: " + text;
+      ready = false;
+    }
     return new Admission.Unavailable(2, "JetStream refused the publish: " + text);
   }
 
@@ -638,12 +658,19 @@ public final class JetStreamJobQueue implements JobQueue {
         } catch (IllegalStateException e) {
           // the connection went away mid-pull: wait for it
           Thread.sleep(200);
+        } catch (RuntimeException e) {
+          // the consumer or stream went away, or the server answered oddly: set them up again
+          String p = "pulling from JetStream failed: " + e;
+          if (!p.equals(problem)) {
+            LOG.warn("{}; setting up the stream and consumer again", p);
+          }
+          problem = p;
+          ready = false;
+          Thread.sleep(500);
         }
       }
     } catch (InterruptedException e) {
       // closing
-    } catch (RuntimeException e) {
-      LOG.error("pulling from JetStream failed; this worker stops taking new messages", e);
     } finally {
       lock.lock();
       try {

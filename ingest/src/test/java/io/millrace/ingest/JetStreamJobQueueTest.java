@@ -344,6 +344,24 @@ class JetStreamJobQueueTest {
   }
 
   @Test
+  void aStreamDeletedUnderneathIsCreatedAgainAndBothSidesCarryOn() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue q = queue(config("all", Map.of()), m);
+    Iterator<Job> it = q.jobs();
+    assertThat(q.admit(payloads("{\"before\":1}"))).isEqualTo(new Admission.Admitted(1));
+    q.ack(take(it, 1));
+    admin.jetStreamManagement().deleteStream(stream);
+    // admission notices, the keeper recreates stream and consumer, the puller carries on
+    Awaitility.await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+        .until(() -> q.admit(payloads("{\"after\":1}")) instanceof Admission.Admitted);
+    Job after = take(it, 1).getFirst();
+    assertThat(text(after)).isEqualTo("{\"after\":1}");
+    q.ack(List.of(after));
+    Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  @Test
   void anUnreachableBrokerMeansUnavailableNotAHang() throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
