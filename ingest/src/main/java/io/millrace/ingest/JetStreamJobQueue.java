@@ -104,7 +104,6 @@ public final class JetStreamJobQueue implements JobQueue {
   private static final int MAX_OUTSTANDING = 2;
   /** Group commit: a shared message is cut at this size (a larger request still goes alone). */
   private static final int MAX_GROUP_BYTES = 256 * 1024;
-  private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
   private final Config.Nats cfg;
   private final boolean admits;
@@ -479,7 +478,7 @@ public final class JetStreamJobQueue implements JobQueue {
       }
     }
     Headers h = new Headers();
-    h.put(H_ID, newId(sequence.getAndIncrement()));
+    h.put(H_ID, Job.id(idPrefix, sequence.getAndIncrement()));
     h.put(H_AT, Long.toString(clock.getAsLong()));
     h.put(H_COUNT, Integer.toString(count));
     return NatsMessage.builder().subject(cfg.subject()).headers(h).data(body).build();
@@ -622,15 +621,6 @@ public final class JetStreamJobQueue implements JobQueue {
       ready = false;
     }
     return new Admission.Unavailable(2, "JetStream refused the publish: " + text);
-  }
-
-  private String newId(long seq) {
-    byte[] b = Arrays.copyOf(idPrefix, idPrefix.length + 12);
-    for (int i = b.length - 1; i >= idPrefix.length; i--) {
-      b[i] = HEX[(int) (seq & 0xF)];
-      seq >>>= 4;
-    }
-    return new String(b, StandardCharsets.ISO_8859_1);
   }
 
   // ------------------------------------------------------------------ delivery

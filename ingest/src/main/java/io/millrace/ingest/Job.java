@@ -30,6 +30,18 @@ public final class Job {
     return delivery;
   }
 
+  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /** {@return the id {@code <prefix><seq as 12 lower-case hex digits>}, built without intermediate strings (hot path)} */
+  static String id(byte[] prefix, long seq) {
+    byte[] b = java.util.Arrays.copyOf(prefix, prefix.length + 12);
+    for (int i = b.length - 1; i >= prefix.length; i--) {
+      b[i] = HEX[(int) (seq & 0xF)];
+      seq >>>= 4;
+    }
+    return new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
+  }
+
   /** {@return the id assigned at admission; object keys derive from it} */
   public String id() {
     return id;

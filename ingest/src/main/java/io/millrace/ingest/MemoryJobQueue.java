@@ -110,7 +110,7 @@ public final class MemoryJobQueue implements JobQueue {
         return new Admission.QueueFull(1);
       }
       for (byte[] b : batch) {
-        waiting.addLast(new Job(newId(sequence++), now, b, null));
+        waiting.addLast(new Job(Job.id(idPrefix, sequence++), now, b, null));
       }
       payloads += n;
       bytes += size;
@@ -124,18 +124,6 @@ public final class MemoryJobQueue implements JobQueue {
     } finally {
       lock.unlock();
     }
-  }
-
-  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-
-  /** {@code <runId>-<seq as 12 lower-case hex digits>}, built without intermediate strings (hot path). */
-  private String newId(long seq) {
-    byte[] b = java.util.Arrays.copyOf(idPrefix, idPrefix.length + 12);
-    for (int i = b.length - 1; i >= idPrefix.length; i--) {
-      b[i] = HEX[(int) (seq & 0xF)];
-      seq >>>= 4;
-    }
-    return new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
   }
 
   @Override
