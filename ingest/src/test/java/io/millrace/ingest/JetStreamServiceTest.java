@@ -1,5 +1,6 @@
 package io.millrace.ingest;
 
+import static io.millrace.ingest.TestSupport.metric;
 import static io.millrace.ingest.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -69,15 +70,6 @@ class JetStreamServiceTest {
     env.put("MILLRACE_NATS_SUBJECT", stream.toLowerCase() + ".payloads");
     env.put("MILLRACE_NATS_DEAD_SUBJECT", stream.toLowerCase() + ".dead");
     return env;
-  }
-
-  static double metric(int port, String name) throws Exception {
-    for (String line : RawHttp.get(port, "/metrics").text().split("\n")) {
-      if (line.startsWith(name + " ")) {
-        return Double.parseDouble(line.substring(name.length() + 1).trim());
-      }
-    }
-    throw new AssertionError("no metric " + name);
   }
 
   @ParameterizedTest

@@ -1,5 +1,6 @@
 package io.millrace.ingest;
 
+import static io.millrace.ingest.TestSupport.metric;
 import static io.millrace.ingest.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -70,15 +71,6 @@ class SigtermTest {
       p.destroyForcibly();
       throw new AssertionError("child did not start: " + Files.readString(err), e);
     }
-  }
-
-  static double metric(int port, String name) throws IOException {
-    for (String line : RawHttp.get(port, "/metrics").text().split("\n")) {
-      if (line.startsWith(name + " ")) {
-        return Double.parseDouble(line.substring(name.length() + 1).trim());
-      }
-    }
-    throw new AssertionError("no metric " + name);
   }
 
   @Test

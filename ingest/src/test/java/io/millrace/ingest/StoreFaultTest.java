@@ -1,5 +1,6 @@
 package io.millrace.ingest;
 
+import static io.millrace.ingest.TestSupport.metric;
 import static io.millrace.ingest.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -65,15 +66,6 @@ class StoreFaultTest {
       }
     }
     return sb.append("]}").toString();
-  }
-
-  static double metric(int port, String name) throws Exception {
-    for (String line : RawHttp.get(port, "/metrics").text().split("\n")) {
-      if (line.startsWith(name + " ")) {
-        return Double.parseDouble(line.substring(name.length() + 1).trim());
-      }
-    }
-    throw new AssertionError("no metric " + name);
   }
 
   @Test

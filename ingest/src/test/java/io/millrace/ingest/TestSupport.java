@@ -96,6 +96,16 @@ final class TestSupport {
     return counts;
   }
 
+  /** {@return the value of an unlabelled series in the service's GET /metrics} */
+  static double metric(int port, String name) throws IOException {
+    for (String line : RawHttp.get(port, "/metrics").text().split("\n")) {
+      if (line.startsWith(name + " ")) {
+        return Double.parseDouble(line.substring(name.length() + 1).trim());
+      }
+    }
+    throw new AssertionError("no metric " + name);
+  }
+
   static byte[] gzip(byte[] b) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
