@@ -1019,6 +1019,14 @@ public final class JetStreamJobQueue implements JobQueue {
     return maxBytes;
   }
 
+  /** {@return whether this queue's threads have ended and its connection is closed (tests)} */
+  boolean stopped() {
+    Connection c = nc;
+    return !keeper.isAlive() && (fetcher == null || !fetcher.isAlive())
+        && (publisher == null || !publisher.isAlive())
+        && (c == null || c.getStatus() == Connection.Status.CLOSED);
+  }
+
   /**
    * Stops admission and pulling, waits for publishes in flight (up to the publish timeout) and
    * the pull thread, flushes acknowledgements and closes the connection. Jobs still held are not

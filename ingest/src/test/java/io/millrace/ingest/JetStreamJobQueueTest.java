@@ -362,6 +362,36 @@ class JetStreamJobQueueTest {
   }
 
   @Test
+  void nothingOutlivesClose() throws Exception {
+    java.util.function.Supplier<List<String>> natsThreads = () -> Thread.getAllStackTraces().keySet().stream()
+        .filter(Thread::isAlive).map(Thread::getName).filter(n -> n.toLowerCase().contains("nats")).toList();
+    List<String> before = natsThreads.get();
+    JetStreamJobQueue q = queue(config("all", Map.of()), new Metrics());
+    Iterator<Job> it = q.jobs();
+    q.admit(payloads("{\"x\":1}"));
+    Job j = take(it, 1).getFirst();
+    q.ack(List.of(j));
+    assertThat(q.stopped()).isFalse();
+    q.close();
+    queues.remove(q);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(q::stopped);
+    assertThat(it.hasNext()).isFalse();
+    Awaitility.await().atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(natsThreads.get()).as("client threads").isSubsetOf(before));
+
+    // closed while it still cannot reach its broker: the connect loop ends too
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    JetStreamJobQueue unreachable = new JetStreamJobQueue(
+        config("all", Map.of("MILLRACE_QUEUE", "nats://127.0.0.1:" + port)), new Metrics(), "r", System::currentTimeMillis);
+    Thread.sleep(700);
+    unreachable.close();
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(unreachable::stopped);
+  }
+
+  @Test
   void anUnreachableBrokerMeansUnavailableNotAHang() throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
