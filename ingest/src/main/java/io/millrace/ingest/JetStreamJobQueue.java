@@ -564,6 +564,8 @@ public final class JetStreamJobQueue implements JobQueue {
           requests.add(p.payloads());
         }
         js.publishAsync(message(requests, size, total), plainPublish)
+            // an ack that never comes (broker gone mid-publish) must not hold a slot for ever
+            .orTimeout(cfg.publishTimeoutMs(), TimeUnit.MILLISECONDS)
             .whenComplete((ack, error) -> {
               published();
               for (Pending p : members) {
@@ -610,6 +612,10 @@ public final class JetStreamJobQueue implements JobQueue {
       cause = cause.getCause();
     }
     metrics.natsPublishFailures.increment();
+    if (cause instanceof TimeoutException) {
+      return new Admission.Unavailable(2, "JetStream did not acknowledge within "
+          + cfg.publishTimeoutMs() + " ms; retry with an Idempotency-Key to be admitted once");
+    }
     String text = cause instanceof JetStreamApiException je ? je.getErrorDescription() : String.valueOf(cause.getMessage());
     if (text != null && (text.contains("maximum bytes") || text.contains("maximum messages"))) {
       return new Admission.QueueFull(1);

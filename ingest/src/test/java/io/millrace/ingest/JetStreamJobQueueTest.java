@@ -392,6 +392,36 @@ class JetStreamJobQueueTest {
   }
 
   @Test
+  void aFrozenBrokerMeans503WithinThePublishTimeoutThenAdmissionRecovers() throws Exception {
+    try (NatsServerProcess nats = NatsServerProcess.start(dir.resolve("frozen"))) {
+      Config c = config("ingest", Map.of("MILLRACE_QUEUE", nats.url(), "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", "1000"));
+      JetStreamJobQueue q = queue(c, new Metrics());
+      assertThat(q.admit(payloads("{\"warm\":1}"))).isInstanceOf(Admission.Admitted.class);
+      nats.pause();
+      try {
+        // more requests than group commit has slots: none may hang, each answers within the timeout
+        List<CompletableFuture<Admission>> answers = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 8; i++) {
+          int n = i;
+          answers.add(CompletableFuture.supplyAsync(() -> q.admit(payloads("{\"frozen\":" + n + "}"))));
+        }
+        for (CompletableFuture<Admission> a : answers) {
+          assertThat(a.get(10, TimeUnit.SECONDS)).isInstanceOf(Admission.Unavailable.class);
+        }
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(6000);
+      } finally {
+        nats.resume();
+      }
+      // the slots of the messages that got no ack in time are free again: admission recovers
+      Awaitility.await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+          .until(() -> q.admit(payloads("{\"thawed\":1}")) instanceof Admission.Admitted);
+      q.close();
+      queues.remove(q);
+    }
+  }
+
+  @Test
   void anUnreachableBrokerMeansUnavailableNotAHang() throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -128,6 +128,23 @@ final class NatsServerProcess implements AutoCloseable {
     end(false);
   }
 
+  /** Freezes the server (SIGSTOP): its connections stay open and nothing is answered. */
+  void pause() throws Exception {
+    signal("-STOP");
+  }
+
+  /** Lets a {@linkplain #pause paused} server go on (SIGCONT). */
+  void resume() throws Exception {
+    signal("-CONT");
+  }
+
+  private void signal(String sig) throws Exception {
+    Process k = new ProcessBuilder("kill", sig, Long.toString(process.pid())).inheritIO().start();
+    if (!k.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || k.exitValue() != 0) {
+      throw new IllegalStateException("kill " + sig + " " + process.pid() + " failed");
+    }
+  }
+
   /** Kills the server with SIGKILL and waits until it has exited. */
   void kill9() throws InterruptedException {
     end(true);
