@@ -42,6 +42,8 @@ final class HttpApi {
   private final BooleanSupplier storeReachable;
   private final List<byte[]> keyDigests = new ArrayList<>();
   private final byte[] openapi;
+  private final boolean admits;
+  private final boolean stores;
 
   HttpApi(
       Config config,
@@ -54,6 +56,8 @@ final class HttpApi {
     this.metrics = metrics;
     this.shuttingDown = shuttingDown;
     this.storeReachable = storeReachable;
+    this.admits = config.roleKind().admits();
+    this.stores = config.roleKind().stores();
     for (String k : config.apiKeys()) {
       keyDigests.add(sha256(k.getBytes(StandardCharsets.US_ASCII)));
     }
@@ -93,9 +97,11 @@ final class HttpApi {
 
   private static final HeaderName IDEMPOTENCY_KEY = HeaderNames.create("Idempotency-Key");
   private static final HeaderName IDEMPOTENT_REPLAYED = HeaderNames.create("Idempotent-Replayed");
+  private static final java.util.regex.Pattern IDEMPOTENCY_KEY_SYNTAX =
+      java.util.regex.Pattern.compile("[\\x21-\\x7e]{1,128}");
 
   private void payloads(ServerRequest req, ServerResponse res) {
-    if (!config.roleKind().admits()) {
+    if (!admits) {
       problem(res, 404, "not-found", "Not Found", "this node runs MILLRACE_ROLE=worker and admits nothing;"
           + " send payloads to an ingest node");
       return;
@@ -117,7 +123,7 @@ final class HttpApi {
       return;
     }
     String idempotencyKey = req.headers().first(IDEMPOTENCY_KEY).map(String::trim).orElse(null);
-    if (idempotencyKey != null && !idempotencyKey.matches("[\\x21-\\x7e]{1,128}")) {
+    if (idempotencyKey != null && !IDEMPOTENCY_KEY_SYNTAX.matcher(idempotencyKey).matches()) {
       problem(res, 400, "bad-idempotency-key", "Bad Request",
           "Idempotency-Key must be 1..128 visible ASCII characters");
       return;
@@ -296,7 +302,7 @@ final class HttpApi {
       reasons.add("queue saturated (" + queue.payloads() + "/" + queue.maxPayloads() + " payloads, "
           + queue.bytes() + "/" + queue.maxBytes() + " bytes)");
     }
-    if (config.roleKind().stores() && !storeReachable.getAsBoolean()) {
+    if (stores && !storeReachable.getAsBoolean()) {
       reasons.add("store unreachable");
     }
     if (reasons.isEmpty()) {

@@ -223,7 +223,7 @@ public final class JetStreamJobQueue implements JobQueue {
     }
   }
 
-  /** Logs the client's asynchronous errors once in a while, not on every occurrence. */
+  /** Logs the client's asynchronous errors at debug level only (the connection events above say what matters). */
   private static final class QuietErrors implements ErrorListener {
     @Override
     public void errorOccurred(Connection conn, String error) {
