@@ -25,12 +25,8 @@
 # Needs: 2+ cores, taskset (util-linux), wrk, nats-server (/usr/sbin/nats-server or NATS_SERVER).
 set -euo pipefail
 
-LOCK=${MILLRACE_LOCK:-/tmp/millrace-mvn.lock}
-if [[ -z "${RUN_LOAD_LOCKED:-}" ]] && command -v flock >/dev/null; then
-  export RUN_LOAD_LOCKED=1
-  echo "waiting for $LOCK ..." >&2
-  exec flock "$LOCK" "$0" "$@"
-fi
+source "$(dirname "$0")/lib.sh"
+hold_build_lock "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -40,7 +36,6 @@ NODE_CPU=${NODE_CPU:-0}; JAVA_OPTS=${JAVA_OPTS:--Xmx256m}
 NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 OUT=${OUT:-$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)-pinned}
 mkdir -p "$OUT"; SUMMARY=$OUT/summary.txt; : > "$SUMMARY"
-say() { echo "$*" | tee -a "$SUMMARY"; }
 
 [[ -f "$PAYLOADS_LUA" ]] || { echo "workload not found: $PAYLOADS_LUA" >&2; exit 2; }
 (( $(nproc) >= 2 )) || { echo "needs 2 or more cores" >&2; exit 2; }
@@ -62,15 +57,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done; sleep 1; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-CLK_TCK=$(getconf CLK_TCK)
-cpu_seconds() { awk -v t="$CLK_TCK" '{sub(/^.*\) /,""); printf "%.2f", ($12+$13)/t}' "/proc/$1/stat"; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0,m" ")==1{s+=$NF} END{printf "%.0f", s}'; }
-wrk_parse() {  # req/s p50 p99 requests non-2xx
-  awk 'function ms(v){ if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    /^Requests\/sec/ {rps=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)}
-    / requests in / {req=$1} /Non-2xx or 3xx responses/ {bad=$NF}
-    END {printf "%s %.2f %.2f %s %s\n", rps, p50, p99, req, bad+0}' "$1"
-}
 start() {  # start NAME PORT CPUS env... -> pid in $! (appended to PIDS)
   local name=$1 port=$2 cpus=$3; shift 3
   env "$@" MILLRACE_HOST=127.0.0.1 MILLRACE_PORT="$port" MILLRACE_DATA_DIR="$WORK/$name" \

@@ -45,12 +45,8 @@
 # Output: a summary on stdout and in $OUT/summary.txt; raw wrk output, metrics and logs in $OUT.
 set -euo pipefail
 
-LOCK=${MILLRACE_LOCK:-/tmp/millrace-mvn.lock}
-if [[ -z "${RUN_JETSTREAM_LOCKED:-}" ]] && command -v flock >/dev/null; then
-  export RUN_JETSTREAM_LOCKED=1
-  echo "waiting for $LOCK ..." >&2
-  exec flock "$LOCK" "$0" "$@"
-fi
+source "$(dirname "$0")/lib.sh"
+hold_build_lock "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -64,7 +60,6 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$HERE/results/$STAMP-jetstream}
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt; : > "$SUMMARY"
-say() { echo "$*" | tee -a "$SUMMARY"; }
 
 [[ -f "$PAYLOADS_LUA" ]] || { echo "workload not found: $PAYLOADS_LUA (give its path as argument 1 or PAYLOADS_LUA)" >&2; exit 2; }
 
@@ -129,42 +124,13 @@ JAVA
 js_admin() { "$JAVA" -cp "$JNATS" "$RUN_DIR/JsAdmin.java" "$NATS_URL" "$@" 2>&1; }
 
 # --- measuring (the same approach as run-load.sh) -------------------------------------------
-CLK_TCK=$(getconf CLK_TCK)
-cpu_seconds() { [[ -r /proc/$1/stat ]] && awk -v t="$CLK_TCK" '{sub(/^.*\) /,""); printf "%.2f", ($12+$13)/t}' "/proc/$1/stat" || echo 0; }
 machine_busy() { awk -v t="$CLK_TCK" '$1=="cpu"{printf "%.2f", ($2+$3+$4+$7+$8+$9)/t}' /proc/stat; }   # all cores
-vm() { awk -v k="$2:" '$1==k{printf "%.0f", $2/1024}' "/proc/$1/status"; }   # MiB
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0,m)==1{s+=$NF} END{printf "%.0f", s}'; }
 status_count() { awk -v s="status=\"$2\"" '/^millrace_http_responses_total/ && index($0,s){n+=$NF} END{printf "%.0f", n}' "$1"; }
-wrk_parse() {   # req/s, p50, p99 (ms), requests, non-2xx
-  awk '
-    function ms(v){ if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /m$/) return v*60000; if (v ~ /s$/) return v*1000; return v }
-    /^Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)}
-    / requests in / {req=$1}
-    /Non-2xx or 3xx responses/ {bad=$NF}
-    END {printf "%s %.2f %.2f %s %s\n", rps, p50, p99, req, bad+0}' "$1"
-}
 LUA_P999=$OUT/payloads-p999.lua
-{ cat "$PAYLOADS_LUA"; cat <<'LUA'
-
--- appended by run-jetstream.sh: print p99.9 (wrk --latency stops at p99)
-function done(summary, latency, requests)
-  io.write(string.format("p99.9: %.2f ms\n", latency:percentile(99.9) / 1000))
-  io.write(string.format("max: %.2f ms\n", latency.max / 1000))
-end
-LUA
-} > "$LUA_P999"
-p999() { awk '/^p99.9:/{print $2}' "$1"; }
+lua_with_p999 "$PAYLOADS_LUA" "$LUA_P999"
 # bash `times` in the subshell that ran wrk: line 2 is the children's user and system time
 times_seconds() { awk 'NR==2{s=0; for(i=1;i<=2;i++){split($i,p,"m"); sub(/s$/,"",p[2]); s+=p[1]*60+p[2]} printf "%.2f", s}' "$1"; }
-thread_cpu() {  # PID SECONDS OUTFILE: CPU per thread name (digits folded) over SECONDS, % of one core
-  local pid=$1 secs=$2 out=$3 a b
-  a=$(for t in /proc/$pid/task/*; do echo "${t##*/} $(awk '{sub(/^.*\) /,""); print $12+$13}' "$t/stat" 2>/dev/null) $(tr ' ' '_' < "$t/comm" 2>/dev/null)"; done)
-  sleep "$secs"
-  b=$(for t in /proc/$pid/task/*; do echo "${t##*/} $(awk '{sub(/^.*\) /,""); print $12+$13}' "$t/stat" 2>/dev/null) $(tr ' ' '_' < "$t/comm" 2>/dev/null)"; done)
-  awk -v secs="$secs" -v tck="$CLK_TCK" 'NR==FNR{a[$1]=$2; next} NF==3{n=$3; gsub(/[0-9]+/,"#",n); d[n]+=($2-a[$1]); c[n]++}
-    END{for (n in d) printf "%6.1f%%  %s (%d threads)\n", 100*d[n]/tck/secs, n, c[n]}' <(echo "$a") <(echo "$b") | sort -nr > "$out"
-}
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.1f}" 'BEGIN{if (b+0 == 0) print "n/a"; else printf f, a/b}'; }
 us_per() { awk -v c="$1" -v n="$2" 'BEGIN{if (n+0 == 0) print "n/a"; else printf "%.1f", c*1e6/n}'; }
 

@@ -38,12 +38,8 @@
 # Output: a summary on stdout and in $OUT/summary.txt; raw wrk output and logs in $OUT.
 set -euo pipefail
 
-LOCK=${MILLRACE_LOCK:-/tmp/millrace-mvn.lock}
-if [[ -z "${RUN_LOAD_LOCKED:-}" ]] && command -v flock >/dev/null; then
-  export RUN_LOAD_LOCKED=1
-  echo "waiting for $LOCK ..." >&2
-  exec flock "$LOCK" "$0" "$@"
-fi
+source "$(dirname "$0")/lib.sh"
+hold_build_lock "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -56,7 +52,6 @@ THREADS=${THREADS:-2}; CONNECTIONS=${CONNECTIONS:-64}; JAVA_OPTS=${JAVA_OPTS:--X
 OUT=${OUT:-$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt; : > "$SUMMARY"
-say() { echo "$*" | tee -a "$SUMMARY"; }
 
 [[ -f "$PAYLOADS_LUA" ]] || { echo "workload not found: $PAYLOADS_LUA (give its path as argument 1 or PAYLOADS_LUA)" >&2; exit 2; }
 
@@ -85,33 +80,10 @@ RUN_DIR=$(mktemp -d /tmp/millrace-load-jar.XXXXXX)
 cp -r "$JAR" "$ROOT/ingest/target/lib" "$RUN_DIR/"
 JAR=$RUN_DIR/millrace-ingest.jar
 
-CLK_TCK=$(getconf CLK_TCK)
-cpu_seconds() { awk -v t="$CLK_TCK" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/stat"; }
-vm() { awk -v k="$2:" '$1==k{printf "%.0f", $2/1024}' "/proc/$1/status"; }   # MiB
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" 'index($0,m)==1{s+=$NF} END{printf "%.0f", s}'; }
 # wrk_field FILE: req/s, p50, p99, p99.9 (in ms), requests, non-2xx
-wrk_parse() {
-  awk '
-    function ms(v){ if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /m$/) return v*60000; if (v ~ /s$/) return v*1000; return v }
-    /^Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)}
-    / requests in / {req=$1}
-    /Non-2xx or 3xx responses/ {bad=$NF}
-    /Socket errors/ {err=$0}
-    END {printf "%s %.2f %.2f %s %s\n", rps, p50, p99, req, bad+0}' "$1"
-}
-# p99.9 needs wrk's own Lua done() hook, which the canonical script lacks; append one.
 LUA_P999=$OUT/payloads-p999.lua
-{ cat "$PAYLOADS_LUA"; cat <<'LUA'
-
--- appended by run-load.sh: print p99.9 (wrk --latency stops at p99)
-function done(summary, latency, requests)
-  io.write(string.format("p99.9: %.2f ms\n", latency:percentile(99.9) / 1000))
-  io.write(string.format("max: %.2f ms\n", latency.max / 1000))
-end
-LUA
-} > "$LUA_P999"
-p999() { awk '/^p99.9:/{print $2}' "$1"; }
+lua_with_p999 "$PAYLOADS_LUA" "$LUA_P999"
 
 SVC_PID=""; NGINX_PREFIX=""
 cleanup() {
@@ -143,17 +115,6 @@ stop_service() {  # SIGTERM, wait for the drain; sets STOP_MS (wall ms of the sh
   STOP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 URL=http://127.0.0.1:$PORT
-# thread_cpu PID SECONDS OUTFILE: CPU of each thread over SECONDS, from /proc/PID/task/*/stat,
-# grouped by thread name with digits folded (ForkJoinPool-1-worker-3 -> ForkJoinPool-#-worker-#;
-# the kernel keeps 15 characters of a name), as % of one core.
-thread_cpu() {
-  local pid=$1 secs=$2 out=$3 a b
-  a=$(for t in /proc/$pid/task/*; do echo "${t##*/} $(awk '{sub(/^.*\) /,""); print $12+$13}' "$t/stat" 2>/dev/null) $(tr ' ' '_' < "$t/comm" 2>/dev/null)"; done)
-  sleep "$secs"
-  b=$(for t in /proc/$pid/task/*; do echo "${t##*/} $(awk '{sub(/^.*\) /,""); print $12+$13}' "$t/stat" 2>/dev/null) $(tr ' ' '_' < "$t/comm" 2>/dev/null)"; done)
-  awk -v secs="$secs" -v tck="$CLK_TCK" 'NR==FNR{a[$1]=$2; next} NF==3{n=$3; gsub(/[0-9]+/,"#",n); d[n]+=($2-a[$1]); c[n]++}
-    END{for (n in d) printf "%6.1f%%  %s (%d threads)\n", 100*d[n]/tck/secs, n, c[n]}' <(echo "$a") <(echo "$b") | sort -nr > "$out"
-}
 
 say "# millrace-ingest load run, $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "machine: $(nproc) cores ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), wrk on the same box; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
