@@ -32,16 +32,18 @@ import reactor.core.scheduler.Scheduler;
 /**
  * C. {@code batch(1000, 50 ms)} over 1M boxed ints from a fast source; the score is ns per element.
  *
- * <p>Same shape for every library: source, batcher and sink each on its own thread (two
- * hand-offs). The source never pauses, so batches are cut by size; the 50 ms timer is armed for
- * every batch but never fires. The sink adds up the batch sizes (the checksum is N).
+ * <p>Same shape for every library: source, batcher and sink each on its own thread (two hand-offs).
+ * The source never pauses, so batches are cut by size; the 50 ms timer is armed for every batch but
+ * never fires. The sink adds up the batch sizes (the checksum is N).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @OperationsPerInvocation(BatchBenchmark.N)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
 @State(Scope.Benchmark)
 public class BatchBenchmark {
   static final int N = 1_000_000;
@@ -128,8 +130,8 @@ public class BatchBenchmark {
   private static final List<Integer> END_BATCH = List.of();
 
   /**
-   * Hand-written: the batcher takes the first element, then drains what is queued ({@code
-   * drainTo}) and polls with the time left until the batch is full or 50 ms have passed.
+   * Hand-written: the batcher takes the first element, then drains what is queued ({@code drainTo})
+   * and polls with the time left until the batch is full or 50 ms have passed.
    */
   static long arrayBlockingQueue(List<Integer> input, int capacity) throws Exception {
     BlockingQueue<Integer> elements = new ArrayBlockingQueue<>(capacity);

@@ -42,7 +42,9 @@ import reactor.core.scheduler.Scheduler;
 @OperationsPerInvocation(ChainBenchmark.N)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
 @State(Scope.Benchmark)
 public class ChainBenchmark {
   static final int N = 1_000_000;
@@ -118,10 +120,14 @@ public class ChainBenchmark {
 
   /** Jox channels wired by hand: one virtual thread per stage, a buffered channel between. */
   static long joxChannels(List<Integer> input, int capacity) throws Exception {
-    com.softwaremill.jox.Channel<Integer> c0 = com.softwaremill.jox.Channel.newBufferedChannel(capacity);
-    com.softwaremill.jox.Channel<Integer> c1 = com.softwaremill.jox.Channel.newBufferedChannel(capacity);
-    com.softwaremill.jox.Channel<Integer> c2 = com.softwaremill.jox.Channel.newBufferedChannel(capacity);
-    com.softwaremill.jox.Channel<Integer> c3 = com.softwaremill.jox.Channel.newBufferedChannel(capacity);
+    com.softwaremill.jox.Channel<Integer> c0 =
+        com.softwaremill.jox.Channel.newBufferedChannel(capacity);
+    com.softwaremill.jox.Channel<Integer> c1 =
+        com.softwaremill.jox.Channel.newBufferedChannel(capacity);
+    com.softwaremill.jox.Channel<Integer> c2 =
+        com.softwaremill.jox.Channel.newBufferedChannel(capacity);
+    com.softwaremill.jox.Channel<Integer> c3 =
+        com.softwaremill.jox.Channel.newBufferedChannel(capacity);
     try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       threads.submit(
           () -> {
@@ -168,8 +174,8 @@ public class ChainBenchmark {
   }
 
   /**
-   * {@code publishOn} before every stage and before the sink: four single-thread schedulers
-   * ({@code Schedulers.newSingle}, platform threads, Reactor's default; or virtual threads).
+   * {@code publishOn} before every stage and before the sink: four single-thread schedulers ({@code
+   * Schedulers.newSingle}, platform threads, Reactor's default; or virtual threads).
    */
   static long reactor(List<Integer> input, Scheduler[] s) {
     long[] sum = {0};

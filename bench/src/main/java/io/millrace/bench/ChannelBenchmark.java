@@ -29,8 +29,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * D. Channel throughput: 1M boxed ints through one channel of capacity {@link Work#BUFFER}, with
  * {@code threads} producers and as many consumers, all virtual threads (1 = SPSC, 4 = MPMC). The
- * score is ns per element. One {@code send} and one {@code receive} per element: the public API,
- * no bulk operations.
+ * score is ns per element. One {@code send} and one {@code receive} per element: the public API, no
+ * bulk operations.
  *
  * <p>Three forks of fewer iterations, not one long fork: with two carrier threads, whether the
  * producer and the consumer of a run mostly share a carrier or mostly run on both is settled early
@@ -42,7 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @OperationsPerInvocation(ChannelBenchmark.N)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 3, time = 2)
-@Fork(value = 3, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
+@Fork(
+    value = 3,
+    jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
 @State(Scope.Benchmark)
 public class ChannelBenchmark {
   static final int N = 1_000_000;

@@ -37,20 +37,21 @@ import reactor.core.scheduler.Scheduler;
  * 1,000).
  *
  * <p>Every implementation blocks a virtual thread per call in flight ({@code Thread.sleep}), so the
- * work is the same; Reactor and Pekko get a virtual-thread executor to block on (Reactor's
- * {@code boundedElastic} would cap concurrency at 10 × cores).
+ * work is the same; Reactor and Pekko get a virtual-thread executor to block on (Reactor's {@code
+ * boundedElastic} would cap concurrency at 10 × cores).
  *
  * <p>Ten warm-up runs, then ten measured runs. Single runs at concurrency 1,000 last ~0.1 s and
- * scatter by ±10% on this machine. The warm-up is long because the JIT needs it: with three
- * warm-up runs, Millrace's first measured runs at concurrency 1,000 were still 20-40% above its
- * steady state (about eight runs of 10,000 elements to settle; the JDK's gatherer needs about
- * three).
+ * scatter by ±10% on this machine. The warm-up is long because the JIT needs it: with three warm-up
+ * runs, Millrace's first measured runs at concurrency 1,000 were still 20-40% above its steady
+ * state (about eight runs of 10,000 elements to settle; the JDK's gatherer needs about three).
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 10)
 @Measurement(iterations = 10)
-@Fork(value = 1, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
 @State(Scope.Benchmark)
 public class IoBoundBenchmark {
   static final int ITEMS = 10_000;
@@ -210,8 +211,7 @@ public class IoBoundBenchmark {
       ActorSystem system,
       ExecutorService vt) {
     return Source.from(input)
-        .mapAsync(
-            concurrency, v -> CompletableFuture.supplyAsync(() -> Work.io(v, latencyMs), vt))
+        .mapAsync(concurrency, v -> CompletableFuture.supplyAsync(() -> Work.io(v, latencyMs), vt))
         .runWith(Sink.fold(0L, (acc, v) -> acc + v), system)
         .toCompletableFuture()
         .join();

@@ -53,8 +53,7 @@ final class JdkGatherers {
       Stream<T> stream, int maxConcurrency, Function<? super T, ? extends R> fn) {
     if (!isAvailable()) {
       throw new UnsupportedOperationException(
-          "Gatherers.mapConcurrent needs JDK 24 or newer; this is "
-              + Runtime.version().feature());
+          "Gatherers.mapConcurrent needs JDK 24 or newer; this is " + Runtime.version().feature());
     }
     try {
       Object g = MAP_CONCURRENT.invoke(maxConcurrency, fn);

@@ -105,15 +105,20 @@ public final class Tables {
 
   private static void perElement(
       StringBuilder sb, String title, String bench, List<Result> results) {
-    List<Result> rows = millraceFirst(results.stream().filter(r -> r.bench().equals(bench)).toList());
+    List<Result> rows =
+        millraceFirst(results.stream().filter(r -> r.bench().equals(bench)).toList());
     if (rows.isEmpty()) {
       return;
     }
     double millrace =
-        rows.stream().filter(r -> r.impl().equals("millrace")).mapToDouble(Result::score)
-            .findFirst().orElse(Double.NaN);
+        rows.stream()
+            .filter(r -> r.impl().equals("millrace"))
+            .mapToDouble(Result::score)
+            .findFirst()
+            .orElse(Double.NaN);
     sb.append("### ").append(title).append("\n\n");
-    sb.append("| implementation | ns/element | ± (99.9%) | Millrace ÷ this (< 1: Millrace faster) |\n");
+    sb.append(
+        "| implementation | ns/element | ± (99.9%) | Millrace ÷ this (< 1: Millrace faster) |\n");
     sb.append("| --- | ---: | ---: | ---: |\n");
     for (Result r : rows) {
       sb.append(
@@ -141,11 +146,11 @@ public final class Tables {
     sorted.sort(
         (a, b) ->
             Integer.compare(
-                Integer.parseInt(a.param("concurrency")), Integer.parseInt(b.param("concurrency"))));
+                Integer.parseInt(a.param("concurrency")),
+                Integer.parseInt(b.param("concurrency"))));
     for (Result r : sorted) {
       int c = Integer.parseInt(r.param("concurrency"));
-      double ideal =
-          (double) IoBoundBenchmark.ITEMS * IoBoundBenchmark.LATENCY_MS / c;
+      double ideal = (double) IoBoundBenchmark.ITEMS * IoBoundBenchmark.LATENCY_MS / c;
       sb.append(
           String.format(
               Locale.ROOT,
@@ -167,7 +172,9 @@ public final class Tables {
       return;
     }
     sb.append("### D. Channel throughput, 1M ints, capacity 256, virtual threads\n\n");
-    sb.append("| implementation | producers × consumers | ns/element | ± (99.9%) | Millrace ÷ this (< 1: Millrace faster) |\n");
+    sb.append(
+        "| implementation | producers × consumers | ns/element | ± (99.9%) | Millrace ÷ this (< 1:"
+            + " Millrace faster) |\n");
     sb.append("| --- | ---: | ---: | ---: | ---: |\n");
     List<Result> sorted = new ArrayList<>(rows);
     sorted.sort(

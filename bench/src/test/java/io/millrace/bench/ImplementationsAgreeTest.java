@@ -16,8 +16,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 import reactor.core.scheduler.Scheduler;
 
 /**
- * Keeps the benchmarks honest without running them: every implementation of every benchmark, on
- * a small input, does the same work and produces the same checksum. Runs in the default build.
+ * Keeps the benchmarks honest without running them: every implementation of every benchmark, on a
+ * small input, does the same work and produces the same checksum. Runs in the default build.
  */
 @Timeout(60)
 class ImplementationsAgreeTest {

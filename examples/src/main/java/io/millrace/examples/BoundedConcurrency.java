@@ -13,17 +13,17 @@ import java.util.stream.IntStream;
  * Pattern 6: semaphore-bounded concurrency, at most {@code n} calls at once.
  *
  * <p><b>Go original.</b> A weighted semaphore ({@code golang.org/x/sync/semaphore}) sized to the
- * limit: for each input, {@code sem.Acquire(ctx, 1)}, then {@code go func() { defer
- * sem.Release(1); ... }()}; at the end, {@code sem.Acquire(ctx, limit)} waits for the last ones.
- * Results arrive in completion order unless the program reorders them, and the acquire, the
- * release, the final wait and the context checks are all hand-written (get the order wrong, start
- * the goroutine before acquiring, and there is one goroutine per queued item).
+ * limit: for each input, {@code sem.Acquire(ctx, 1)}, then {@code go func() { defer sem.Release(1);
+ * ... }()}; at the end, {@code sem.Acquire(ctx, limit)} waits for the last ones. Results arrive in
+ * completion order unless the program reorders them, and the acquire, the release, the final wait
+ * and the context checks are all hand-written (get the order wrong, start the goroutine before
+ * acquiring, and there is one goroutine per queued item).
  *
  * <p><b>Millrace.</b> {@code mapConcurrent(n, fn)} is that pattern built in: a permit is taken
- * before a virtual thread is started for an item, so at most {@code n} calls run and at most
- * {@code n} call threads exist at once; results come out in input order ({@code
- * mapConcurrentUnordered} emits them as they complete). The example measures the most calls in
- * flight and shows the wall time can't beat {@code ceil(items / n) × work}.
+ * before a virtual thread is started for an item, so at most {@code n} calls run and at most {@code
+ * n} call threads exist at once; results come out in input order ({@code mapConcurrentUnordered}
+ * emits them as they complete). The example measures the most calls in flight and shows the wall
+ * time can't beat {@code ceil(items / n) × work}.
  */
 public final class BoundedConcurrency {
 
@@ -96,7 +96,8 @@ public final class BoundedConcurrency {
     Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
     Duration floor = work.multipliedBy((items + limit - 1) / limit);
 
-    out.accept(items + " items, mapConcurrent(" + limit + ", ...), " + work.toMillis() + " ms each");
+    out.accept(
+        items + " items, mapConcurrent(" + limit + ", ...), " + work.toMillis() + " ms each");
     out.accept("results, in input order: " + results);
     out.accept("most calls in flight at once: " + maxInFlight.get() + " (limit " + limit + ")");
     out.accept("calls ran on " + callThreads.size() + " virtual threads, one per item");

@@ -23,8 +23,8 @@ import java.util.function.Consumer;
  * <p><b>Millrace.</b> Steps just throw (checked exceptions too). With the default policy the first
  * exception cancels the run: the source stops, calls in flight are interrupted, and the terminal
  * operation throws {@link PipelineException} whose {@link PipelineException#stage()} names the
- * failed stage and whose cause is the exception. Here the producer is endless, so the run ending
- * at all shows that the failure stopped it. There is no error channel to forget to drain. When
+ * failed stage and whose cause is the exception. Here the producer is endless, so the run ending at
+ * all shows that the failure stopped it. There is no error channel to forget to drain. When
  * failures should not stop the run, a per-stage policy says so: the second half of the example
  * diverts "foo" to a dead-letter consumer and lets the rest through.
  */
@@ -110,7 +110,8 @@ public final class ErrorHandling {
     for (String d : deadLetters) {
       out.accept("dead letter: " + d);
     }
-    return new Outcome(List.copyOf(sinkBeforeFailure), failure, sinkWithDivert, List.copyOf(deadLetters));
+    return new Outcome(
+        List.copyOf(sinkBeforeFailure), failure, sinkWithDivert, List.copyOf(deadLetters));
   }
 
   /**

@@ -15,25 +15,23 @@ import java.util.function.Consumer;
  * }</pre>
  *
  * <p>Go original: each pattern of the article is its own {@code main} package. Millrace: each is
- * its own class with a {@code main}, and this launcher runs them in order. An example that fails
- * is reported and the others still run; the exit status is 1 if any failed, 2 for an unknown name.
- * The jar's entry point is {@link Launcher}, which hands over to this class on Java 21+ (and finds
- * a JDK 21+ to run it on when the {@code java} on the path is older).
+ * its own class with a {@code main}, and this launcher runs them in order. An example that fails is
+ * reported and the others still run; the exit status is 1 if any failed, 2 for an unknown name. The
+ * jar's entry point is {@link Launcher}, which hands over to this class on Java 21+ (and finds a
+ * JDK 21+ to run it on when the {@code java} on the path is older).
  */
 public final class Examples {
 
   private Examples() {}
 
-  /**
-   * The body of an example: writes its output, one line per call, to {@code out}.
-   */
+  /** The body of an example: writes its output, one line per call, to {@code out}. */
   @FunctionalInterface
   public interface Body {
     /**
      * Runs the example.
      *
-     * @param out receives each output line; may be called from threads of a pipeline run, but
-     *     never from two at once within one example unless that example says so
+     * @param out receives each output line; may be called from threads of a pipeline run, but never
+     *     from two at once within one example unless that example says so
      * @throws Exception if the example failed
      */
     void run(Consumer<String> out) throws Exception;
@@ -71,7 +69,8 @@ public final class Examples {
             "error-handling",
             "(4) error handling: the step that fails on \"foo\" cancels the run",
             ErrorHandling::run),
-        new Entry("generic-step", "(5) a generic step, reused for different types", GenericStep::run),
+        new Entry(
+            "generic-step", "(5) a generic step, reused for different types", GenericStep::run),
         new Entry(
             "bounded-concurrency",
             "(6) semaphore-bounded concurrency: mapConcurrent(n, fn)",

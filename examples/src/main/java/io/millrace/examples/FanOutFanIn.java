@@ -24,9 +24,9 @@ import java.util.function.Consumer;
  *
  * <p><b>Go original.</b> The producer writes to one channel; {@code runtime.NumCPU()} goroutines
  * each range over it calling {@code strings.ToLower}, each writing to its own output channel; a
- * {@code merge} function starts one goroutine per input channel copying into a shared output,
- * plus one more that waits on a {@code sync.WaitGroup} and then closes the output; a to-title step
- * and the sink follow. Every close, every {@code WaitGroup.Add}/{@code Done} and every {@code
+ * {@code merge} function starts one goroutine per input channel copying into a shared output, plus
+ * one more that waits on a {@code sync.WaitGroup} and then closes the output; a to-title step and
+ * the sink follow. Every close, every {@code WaitGroup.Add}/{@code Done} and every {@code
  * ctx.Done()} case is the programmer's to get right.
  *
  * <p><b>Millrace.</b> The same shape, with the plumbing gone: each worker is {@code
@@ -37,8 +37,8 @@ import java.util.function.Consumer;
  * the producer stops instead of blocking forever. {@code .buffer(1)} makes each worker take one
  * word at a time (a channel source otherwise takes up to a chunk of {@value Pipeline#CHUNK} at
  * once, and one worker could take every word; with a step as cheap as {@code toLowerCase} one
- * worker may still do it all, so the example's step takes 20 ms per word). Fan-in order is not
- * set, so the output order varies from run to run.
+ * worker may still do it all, so the example's step takes 20 ms per word). Fan-in order is not set,
+ * so the output order varies from run to run.
  *
  * <p>Without the explicit shape, the same work is one line: {@code
  * Pipeline.from(words).mapConcurrentUnordered(cores, String::toLowerCase).map(toTitle)}.
@@ -105,7 +105,8 @@ public final class FanOutFanIn {
 
     // the producer owns the shared channel: it sends, then closes
     Channel<String> shared = Channel.buffered(workers);
-    Thread producer = Thread.ofVirtual().name("fan-out-producer").start(() -> produce(words, shared));
+    Thread producer =
+        Thread.ofVirtual().name("fan-out-producer").start(() -> produce(words, shared));
 
     List<Pipeline<String>> lanes = new ArrayList<>(workers);
     for (int i = 1; i <= workers; i++) {

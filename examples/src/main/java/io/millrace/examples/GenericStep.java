@@ -14,16 +14,16 @@ import java.util.function.Consumer;
  * <p><b>Go original.</b> With generics, one function replaces a hand-written goroutine per step:
  * {@code func step[In any, Out any](ctx, in <-chan In, out chan Out, errs chan error, fn func(In)
  * (Out, error))} ranges over {@code in}, calls {@code fn}, sends results to {@code out} and errors
- * to {@code errs}, and closes {@code out} at the end. The caller still makes every channel,
- * starts every goroutine and must drain {@code errs}.
+ * to {@code errs}, and closes {@code out} at the end. The caller still makes every channel, starts
+ * every goroutine and must drain {@code errs}.
  *
- * <p><b>Millrace.</b> Every operator is already generic and typed end to end, so the reusable
- * unit is a function from pipeline to pipeline: a {@link Step}{@code <I, O>} turns a {@code
- * Pipeline<I>} into a {@code Pipeline<O>}. {@link #step} builds one from a name, a function that
- * may throw, and a dead-letter consumer (Go's error channel, but one that cannot block the run).
- * Steps compose with {@link Step#then}, and the compiler checks that each step's output type is
- * the next one's input type. The example uses the same {@code step} for {@code String → String},
- * {@code String → Integer}, {@code Integer → Integer} and {@code Integer → String}.
+ * <p><b>Millrace.</b> Every operator is already generic and typed end to end, so the reusable unit
+ * is a function from pipeline to pipeline: a {@link Step}{@code <I, O>} turns a {@code Pipeline<I>}
+ * into a {@code Pipeline<O>}. {@link #step} builds one from a name, a function that may throw, and
+ * a dead-letter consumer (Go's error channel, but one that cannot block the run). Steps compose
+ * with {@link Step#then}, and the compiler checks that each step's output type is the next one's
+ * input type. The example uses the same {@code step} for {@code String → String}, {@code String →
+ * Integer}, {@code Integer → Integer} and {@code Integer → String}.
  */
 public final class GenericStep {
 

@@ -70,7 +70,9 @@ public final class Launcher {
     System.exit(p.waitFor());
   }
 
-  /** The java launcher of a JDK 21+: {@code $JAVA_HOME} first, then the newest under /usr/lib/jvm. */
+  /**
+   * The java launcher of a JDK 21+: {@code $JAVA_HOME} first, then the newest under /usr/lib/jvm.
+   */
   static String findJava() {
     String javaHome = System.getenv("JAVA_HOME");
     if (javaHome != null && !javaHome.isEmpty() && usable(new File(javaHome)) > 0) {

@@ -10,8 +10,8 @@ import java.util.function.Consumer;
  *
  * <p><b>Go original.</b> {@code producer(ctx, strings)} starts a goroutine that sends each string
  * into an unbuffered channel and closes it when done; {@code sink(ctx, values)} loops on a {@code
- * select} over {@code ctx.Done()} and the channel, printing each value until the channel is
- * closed. Who closes the channel, and that every goroutine ends, is up to the programmer.
+ * select} over {@code ctx.Done()} and the channel, printing each value until the channel is closed.
+ * Who closes the channel, and that every goroutine ends, is up to the programmer.
  *
  * <p><b>Millrace.</b> The producer is the source {@code Pipeline.from(list)} and the sink is the
  * consumer passed to {@code forEach}. The runtime runs each on its own virtual thread, joins them

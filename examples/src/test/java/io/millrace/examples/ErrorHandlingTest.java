@@ -40,7 +40,8 @@ class ErrorHandlingTest {
         "run failed: stage 'reject-foo' failed: java.lang.IllegalArgumentException:"
             + " \"foo\" is not allowed");
     expected.add(
-        "failed stage: reject-foo, cause: java.lang.IllegalArgumentException: \"foo\" is not allowed");
+        "failed stage: reject-foo, cause: java.lang.IllegalArgumentException: \"foo\" is not"
+            + " allowed");
     expected.add("divert: the same step, with failures sent to a dead-letter consumer");
     expected.add("sink got bar");
     expected.add("sink got bax");

@@ -24,10 +24,12 @@ class ExamplesTest {
     assertThat(out.stream().filter(l -> l.startsWith("== ")).toList())
         .containsExactly(
             "== producer-sink: (1) producer -> sink ==",
-            "== graceful-shutdown: (2) graceful shutdown: cancel after a delay while items are slow ==",
+            "== graceful-shutdown: (2) graceful shutdown: cancel after a delay while items are slow"
+                + " ==",
             "== fan-out-fan-in: (3) fan-out/fan-in: to-lower on one worker per core, merged, then"
                 + " to-title ==",
-            "== error-handling: (4) error handling: the step that fails on \"foo\" cancels the run ==",
+            "== error-handling: (4) error handling: the step that fails on \"foo\" cancels the run"
+                + " ==",
             "== generic-step: (5) a generic step, reused for different types ==",
             "== bounded-concurrency: (6) semaphore-bounded concurrency: mapConcurrent(n, fn) ==");
     assertThat(out).contains("BAX", "calls still running: 0", "square 16");
@@ -73,7 +75,8 @@ class ExamplesTest {
     List<String> err = new CopyOnWriteArrayList<>();
     int status = Examples.run(entries, List.of(), out::add, err::add);
     assertThat(status).isEqualTo(1);
-    assertThat(err).containsExactly("example 'broken' failed: java.lang.IllegalStateException: boom");
+    assertThat(err)
+        .containsExactly("example 'broken' failed: java.lang.IllegalStateException: boom");
     assertThat(out).containsExactly("== broken: fails ==", "", "== fine: works ==", "ran");
   }
 }

@@ -37,7 +37,10 @@ class FanOutFanInTest {
 
     assertThat(lines.get(0))
         .isEqualTo(
-            "fan-out to " + cores + " to-lower workers (one per core: " + cores
+            "fan-out to "
+                + cores
+                + " to-lower workers (one per core: "
+                + cores
                 + "), fan-in by merge, then to-title");
     assertThat(lines.subList(1, 10)).containsExactlyElementsOf(o.titled());
     assertThat(lines.get(10)).isEqualTo("9 words in, 9 through the workers: " + o.perWorker());
@@ -67,7 +70,8 @@ class FanOutFanInTest {
 
   @Test
   void aFailingWorkerFailsTheRunNamingItsStageAndTheProducerIsReleased() {
-    List<String> many = IntStream.range(0, 2_000).mapToObj(i -> i == 50 ? "BOOM" : "W" + i).toList();
+    List<String> many =
+        IntStream.range(0, 2_000).mapToObj(i -> i == 50 ? "BOOM" : "W" + i).toList();
     Throwable thrown =
         catchThrowable(
             () ->

@@ -61,7 +61,9 @@ class FromGoDocTest {
     String body =
         block.startsWith("static ")
             ? block
-            : "  @SuppressWarnings(\"unused\")\n  void body() throws Exception {\n" + block + "\n  }\n";
+            : "  @SuppressWarnings(\"unused\")\n  void body() throws Exception {\n"
+                + block
+                + "\n  }\n";
     return IMPORTS + "\nclass " + className + " {\n" + body + "}\n";
   }
 
@@ -75,7 +77,8 @@ class FromGoDocTest {
       String name = "Snippet" + (i + 1);
       String source = compilationUnit(name, blocks.get(i));
       units.add(
-          new SimpleJavaFileObject(URI.create("string:///" + name + ".java"), JavaFileObject.Kind.SOURCE) {
+          new SimpleJavaFileObject(
+              URI.create("string:///" + name + ".java"), JavaFileObject.Kind.SOURCE) {
             @Override
             public CharSequence getCharContent(boolean ignoreEncodingErrors) {
               return source;
@@ -84,7 +87,8 @@ class FromGoDocTest {
     }
     // surefire may hide the class path behind a manifest jar: name the library's location directly
     String libraryPath =
-        Path.of(Pipeline.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        Path.of(Pipeline.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+            .toString();
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     assertThat(javac).as("tests need a JDK, not a JRE").isNotNull();
     DiagnosticCollector<JavaFileObject> diagnostics = new DiagnosticCollector<>();
@@ -113,7 +117,8 @@ class FromGoDocTest {
   @Test
   void aBrokenSnippetWouldFailTheCheck() {
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    String source = compilationUnit("Broken", "Pipeline.from(List.of(1)).mapConcurrently(2, i -> i);\n");
+    String source =
+        compilationUnit("Broken", "Pipeline.from(List.of(1)).mapConcurrently(2, i -> i);\n");
     JavaFileObject unit =
         new SimpleJavaFileObject(URI.create("string:///Broken.java"), JavaFileObject.Kind.SOURCE) {
           @Override
@@ -136,7 +141,12 @@ class FromGoDocTest {
                 null,
                 null,
                 diagnostics,
-                List.of("-proc:none", "-classpath", libraryPath, "-d", System.getProperty("java.io.tmpdir")),
+                List.of(
+                    "-proc:none",
+                    "-classpath",
+                    libraryPath,
+                    "-d",
+                    System.getProperty("java.io.tmpdir")),
                 null,
                 List.of(unit))
             .call();
@@ -153,7 +163,8 @@ class FromGoDocTest {
       if (paragraph.startsWith("```")) {
         continue;
       }
-      Matcher m = Pattern.compile("`(\\w+Test)(?:\\.(\\w+))?`|`([a-z]\\w{24,})`").matcher(paragraph);
+      Matcher m =
+          Pattern.compile("`(\\w+Test)(?:\\.(\\w+))?`|`([a-z]\\w{24,})`").matcher(paragraph);
       Class<?> current = null;
       while (m.find()) {
         if (m.group(1) != null) {
@@ -188,7 +199,8 @@ class FromGoDocTest {
     return null;
   }
 
-  private static void checkMethod(Class<?> c, String name, Set<String> cited, List<String> missing) {
+  private static void checkMethod(
+      Class<?> c, String name, Set<String> cited, List<String> missing) {
     for (Method method : c.getDeclaredMethods()) {
       if (method.getName().equals(name)) {
         cited.add(c.getSimpleName() + "." + name);

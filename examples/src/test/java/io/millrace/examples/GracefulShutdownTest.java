@@ -24,7 +24,9 @@ class GracefulShutdownTest {
     Duration took = Duration.ofNanos(System.nanoTime() - t0);
 
     assertThat(NoLeakedRunThreads.liveRunThreads()).isZero();
-    assertThat(o.ending()).isInstanceOf(CancellationException.class).hasMessage("pipeline cancelled");
+    assertThat(o.ending())
+        .isInstanceOf(CancellationException.class)
+        .hasMessage("pipeline cancelled");
     assertThat(o.stillRunning()).isZero();
     assertThat(o.interrupted()).isEqualTo(1); // cancelled halfway through an item
     // 100 ms per item, cancelled at 350 ms: 3 items, give or take scheduling

@@ -26,7 +26,8 @@ class LauncherTest {
   @Test
   void readsAJdksVersionFromItsReleaseFile(@TempDir Path home) throws Exception {
     assertThat(Launcher.releaseVersion(home.toFile())).isZero();
-    Files.writeString(home.resolve("release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.1\"\n");
+    Files.writeString(
+        home.resolve("release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.1\"\n");
     assertThat(Launcher.releaseVersion(home.toFile())).isEqualTo(25);
   }
 

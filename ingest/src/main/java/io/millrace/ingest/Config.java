@@ -9,8 +9,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The service's configuration: every variable of the design's table, read from the environment
- * and overridden by command-line flags ({@code --max-workers=16} or {@code --max-workers 16}).
+ * The service's configuration: every variable of the design's table, read from the environment and
+ * overridden by command-line flags ({@code --max-workers=16} or {@code --max-workers 16}).
  * Validated once, at start: a bad value throws {@link ConfigException} naming the variable and the
  * accepted range.
  *
@@ -164,7 +164,11 @@ public record Config(
   static final List<Var> VARS =
       List.of(
           new Var("MAX_WORKERS", "16", "1..1024", "uploads in flight at once"),
-          new Var("MAX_QUEUE", "100000", "1..100000000", "payloads admitted but not yet stored, at most"),
+          new Var(
+              "MAX_QUEUE",
+              "100000",
+              "1..100000000",
+              "payloads admitted but not yet stored, at most"),
           new Var(
               "MILLRACE_QUEUE_MAX_BYTES",
               "134217728",
@@ -179,7 +183,10 @@ public record Config(
           new Var("MILLRACE_PORT", "8080", "0..65535", "HTTP port (0 picks a free one)"),
           new Var("MILLRACE_MODE", "batched", "batched|per-payload", "object layout"),
           new Var(
-              "MILLRACE_BATCH_MAX_PAYLOADS", "5000", "1..1000000", "a batch object is cut at this many payloads"),
+              "MILLRACE_BATCH_MAX_PAYLOADS",
+              "5000",
+              "1..1000000",
+              "a batch object is cut at this many payloads"),
           new Var(
               "MILLRACE_BATCH_MAX_BYTES",
               "8388608",
@@ -196,13 +203,25 @@ public record Config(
               "empty or an http(s) URL",
               "S3 endpoint; empty starts the embedded store"),
           new Var(
-              "MILLRACE_S3_TIMEOUT_MS", "10000", "100..600000", "how long one S3 request attempt may take"),
-          new Var("MILLRACE_S3_REGION", "us-east-1", "a region name", "region given to the S3 client"),
-          new Var("MILLRACE_BUCKET", "millrace", "3..63 chars [a-z0-9.-]", "bucket for the objects"),
-          new Var("MILLRACE_PREFIX", "payloads", "key chars, no leading/trailing /", "key prefix"),
-          new Var("MILLRACE_DATA_DIR", "./data", "a folder", "embedded store folder; spill/ goes here too"),
+              "MILLRACE_S3_TIMEOUT_MS",
+              "10000",
+              "100..600000",
+              "how long one S3 request attempt may take"),
           new Var(
-              "MILLRACE_EMBEDDED_S3_PORT", "0", "0..65535", "embedded store port on 127.0.0.1 (0: a free one)"),
+              "MILLRACE_S3_REGION", "us-east-1", "a region name", "region given to the S3 client"),
+          new Var(
+              "MILLRACE_BUCKET", "millrace", "3..63 chars [a-z0-9.-]", "bucket for the objects"),
+          new Var("MILLRACE_PREFIX", "payloads", "key chars, no leading/trailing /", "key prefix"),
+          new Var(
+              "MILLRACE_DATA_DIR",
+              "./data",
+              "a folder",
+              "embedded store folder; spill/ goes here too"),
+          new Var(
+              "MILLRACE_EMBEDDED_S3_PORT",
+              "0",
+              "0..65535",
+              "embedded store port on 127.0.0.1 (0: a free one)"),
           new Var(
               "MILLRACE_QUEUE",
               "memory",
@@ -213,20 +232,67 @@ public record Config(
               "all",
               "all|ingest|worker (ingest and worker need nats://)",
               "what this process runs: admission, workers, or both"),
-          new Var("MILLRACE_API_KEYS", "", "comma-separated tokens", "bearer tokens for /v1/*; empty: no auth"),
           new Var(
-              "MILLRACE_DRAIN_TIMEOUT_MS", "10000", "0..3600000", "how long shutdown may take to drain"),
-          new Var("MILLRACE_NATS_STREAM", "MILLRACE", "[A-Za-z0-9_-]{1,64}", "JetStream work-queue stream"),
-          new Var("MILLRACE_NATS_SUBJECT", "millrace.payloads", "a subject, no wildcards", "subject requests are published to"),
-          new Var("MILLRACE_NATS_CONSUMER", "millrace-workers", "[A-Za-z0-9_-]{1,64}", "durable pull consumer the workers share"),
-          new Var("MILLRACE_NATS_DEAD_SUBJECT", "millrace.dead", "a subject, no wildcards", "dead letters (kept in stream <stream>_DEAD)"),
+              "MILLRACE_API_KEYS",
+              "",
+              "comma-separated tokens",
+              "bearer tokens for /v1/*; empty: no auth"),
+          new Var(
+              "MILLRACE_DRAIN_TIMEOUT_MS",
+              "10000",
+              "0..3600000",
+              "how long shutdown may take to drain"),
+          new Var(
+              "MILLRACE_NATS_STREAM",
+              "MILLRACE",
+              "[A-Za-z0-9_-]{1,64}",
+              "JetStream work-queue stream"),
+          new Var(
+              "MILLRACE_NATS_SUBJECT",
+              "millrace.payloads",
+              "a subject, no wildcards",
+              "subject requests are published to"),
+          new Var(
+              "MILLRACE_NATS_CONSUMER",
+              "millrace-workers",
+              "[A-Za-z0-9_-]{1,64}",
+              "durable pull consumer the workers share"),
+          new Var(
+              "MILLRACE_NATS_DEAD_SUBJECT",
+              "millrace.dead",
+              "a subject, no wildcards",
+              "dead letters (kept in stream <stream>_DEAD)"),
           new Var("MILLRACE_NATS_REPLICAS", "1", "1..5", "stream replicas (3 on a 3-node cluster)"),
-          new Var("MILLRACE_NATS_ACK_WAIT_MS", "30000", "1000..3600000", "a message unacked this long (worker gone) is redelivered"),
-          new Var("MILLRACE_NATS_MAX_DELIVER", "10", "1..1000", "deliveries before a failing message is dead-lettered"),
-          new Var("MILLRACE_NATS_DUPLICATE_WINDOW_MS", "120000", "1000..86400000", "how long an Idempotency-Key is remembered"),
-          new Var("MILLRACE_NATS_PUBLISH_TIMEOUT_MS", "5000", "100..60000", "how long admission waits for JetStream's ack"),
-          new Var("MILLRACE_NATS_MAX_BYTES", "1073741824", "1048576..1099511627776", "stream byte limit; beyond it admission answers 429"),
-          new Var("MILLRACE_NATS_MAX_ACK_PENDING", "100000", "1..10000000", "messages delivered and not yet acked, all workers together"));
+          new Var(
+              "MILLRACE_NATS_ACK_WAIT_MS",
+              "30000",
+              "1000..3600000",
+              "a message unacked this long (worker gone) is redelivered"),
+          new Var(
+              "MILLRACE_NATS_MAX_DELIVER",
+              "10",
+              "1..1000",
+              "deliveries before a failing message is dead-lettered"),
+          new Var(
+              "MILLRACE_NATS_DUPLICATE_WINDOW_MS",
+              "120000",
+              "1000..86400000",
+              "how long an Idempotency-Key is remembered"),
+          new Var(
+              "MILLRACE_NATS_PUBLISH_TIMEOUT_MS",
+              "5000",
+              "100..60000",
+              "how long admission waits for JetStream's ack"),
+          new Var(
+              "MILLRACE_NATS_MAX_BYTES",
+              "1073741824",
+              "1048576..1099511627776",
+              "stream byte limit; beyond it admission answers 429"),
+          new Var(
+              "MILLRACE_NATS_MAX_ACK_PENDING",
+              "100000",
+              "1..10000000",
+              "messages delivered and not yet acked, all workers together"));
 
   /** A configuration value that is not accepted; the message names the variable and the range. */
   public static final class ConfigException extends Exception {
@@ -309,16 +375,20 @@ public record Config(
         .append("Usage: java -jar millrace-ingest.jar [--flag=value ...]\n\n")
         .append("Each setting is an environment variable or the flag beside it (flags win).\n\n");
     for (Var v : VARS) {
-      sb.append(String.format(
-          Locale.ROOT,
-          "  %-28s %-24s %s%n      default: %s   accepted: %s%n",
-          v.name(),
-          v.flag(),
-          v.meaning(),
-          v.defaultValue().isEmpty() ? "(unset)" : v.defaultValue(),
-          v.range()));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "  %-28s %-24s %s%n      default: %s   accepted: %s%n",
+              v.name(),
+              v.flag(),
+              v.meaning(),
+              v.defaultValue().isEmpty() ? "(unset)" : v.defaultValue(),
+              v.range()));
     }
-    sb.append("\nCredentials for an external S3 endpoint come from the AWS SDK's default provider chain\n")
+    sb.append(
+            "\n"
+                + "Credentials for an external S3 endpoint come from the AWS SDK's default provider"
+                + " chain\n")
         .append("(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, ...).\n");
     return sb.toString();
   }
@@ -336,7 +406,9 @@ public record Config(
     Mode mode = Mode.parse(v.get("MILLRACE_MODE").trim());
     if (mode == null) {
       throw new ConfigException(
-          "MILLRACE_MODE='" + v.get("MILLRACE_MODE") + "' is not accepted (accepted: batched|per-payload)");
+          "MILLRACE_MODE='"
+              + v.get("MILLRACE_MODE")
+              + "' is not accepted (accepted: batched|per-payload)");
     }
     int batchMaxPayloads = (int) longIn(v, "MILLRACE_BATCH_MAX_PAYLOADS", 1, 1_000_000);
     long batchMaxBytes = longIn(v, "MILLRACE_BATCH_MAX_BYTES", 1024, Integer.MAX_VALUE);
@@ -353,14 +425,18 @@ public record Config(
           || endpoint.getHost() == null
           || !("http".equals(endpoint.getScheme()) || "https".equals(endpoint.getScheme()))) {
         throw new ConfigException(
-            "MILLRACE_S3_ENDPOINT='" + ep + "' is not accepted (accepted: empty or an http(s) URL)");
+            "MILLRACE_S3_ENDPOINT='"
+                + ep
+                + "' is not accepted (accepted: empty or an http(s) URL)");
       }
     }
     long s3Timeout = longIn(v, "MILLRACE_S3_TIMEOUT_MS", 100, 600_000);
     String region = v.get("MILLRACE_S3_REGION").trim();
     if (!region.matches("[a-z0-9-]{1,64}")) {
       throw new ConfigException(
-          "MILLRACE_S3_REGION='" + region + "' is not accepted (accepted: a region name like us-east-1)");
+          "MILLRACE_S3_REGION='"
+              + region
+              + "' is not accepted (accepted: a region name like us-east-1)");
     }
     String bucket = v.get("MILLRACE_BUCKET").trim();
     if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
@@ -368,9 +444,12 @@ public record Config(
           "MILLRACE_BUCKET='" + bucket + "' is not accepted (accepted: 3..63 chars of [a-z0-9.-])");
     }
     String prefix = v.get("MILLRACE_PREFIX").trim();
-    if (!prefix.matches("([A-Za-z0-9!_.*'()=-]+(/[A-Za-z0-9!_.*'()=-]+)*)?") || prefix.length() > 512) {
+    if (!prefix.matches("([A-Za-z0-9!_.*'()=-]+(/[A-Za-z0-9!_.*'()=-]+)*)?")
+        || prefix.length() > 512) {
       throw new ConfigException(
-          "MILLRACE_PREFIX='" + prefix + "' is not accepted (accepted: path segments of"
+          "MILLRACE_PREFIX='"
+              + prefix
+              + "' is not accepted (accepted: path segments of"
               + " [A-Za-z0-9!_.*'()=-] joined by /, no leading or trailing /)");
     }
     String dd = v.get("MILLRACE_DATA_DIR").trim();
@@ -390,37 +469,54 @@ public record Config(
         } catch (IllegalArgumentException e) {
           uri = null;
         }
-        if (uri == null || uri.getHost() == null
+        if (uri == null
+            || uri.getHost() == null
             || !("nats".equals(uri.getScheme()) || "tls".equals(uri.getScheme()))) {
-          throw new ConfigException("MILLRACE_QUEUE='" + queue + "' is not accepted (accepted: memory or"
-              + " nats://host:port, several comma-separated; '" + u + "' is not a nats:// URL)");
+          throw new ConfigException(
+              "MILLRACE_QUEUE='"
+                  + queue
+                  + "' is not accepted (accepted: memory or"
+                  + " nats://host:port, several comma-separated; '"
+                  + u
+                  + "' is not a nats:// URL)");
         }
         servers.add(u);
       }
     }
     String role = v.get("MILLRACE_ROLE").trim().toLowerCase(Locale.ROOT);
     if (!role.equals("all") && !role.equals("ingest") && !role.equals("worker")) {
-      throw new ConfigException("MILLRACE_ROLE='" + role + "' is not accepted (accepted: all|ingest|worker)");
+      throw new ConfigException(
+          "MILLRACE_ROLE='" + role + "' is not accepted (accepted: all|ingest|worker)");
     }
     if (!role.equals("all") && servers.isEmpty()) {
-      throw new ConfigException("MILLRACE_ROLE=" + role + " needs a shared queue: set MILLRACE_QUEUE to"
-          + " nats://host:port (with MILLRACE_QUEUE=memory the only role is all)");
+      throw new ConfigException(
+          "MILLRACE_ROLE="
+              + role
+              + " needs a shared queue: set MILLRACE_QUEUE to"
+              + " nats://host:port (with MILLRACE_QUEUE=memory the only role is all)");
     }
     String stream = name(v, "MILLRACE_NATS_STREAM");
     String consumer = name(v, "MILLRACE_NATS_CONSUMER");
     String subject = subject(v, "MILLRACE_NATS_SUBJECT");
     String deadSubject = subject(v, "MILLRACE_NATS_DEAD_SUBJECT");
     if (subject.equals(deadSubject)) {
-      throw new ConfigException("MILLRACE_NATS_DEAD_SUBJECT must differ from MILLRACE_NATS_SUBJECT");
+      throw new ConfigException(
+          "MILLRACE_NATS_DEAD_SUBJECT must differ from MILLRACE_NATS_SUBJECT");
     }
-    Nats nats = new Nats(List.copyOf(servers), stream, subject, consumer, deadSubject,
-        (int) longIn(v, "MILLRACE_NATS_REPLICAS", 1, 5),
-        longIn(v, "MILLRACE_NATS_ACK_WAIT_MS", 1000, 3_600_000),
-        (int) longIn(v, "MILLRACE_NATS_MAX_DELIVER", 1, 1000),
-        longIn(v, "MILLRACE_NATS_DUPLICATE_WINDOW_MS", 1000, 86_400_000),
-        longIn(v, "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", 100, 60_000),
-        longIn(v, "MILLRACE_NATS_MAX_BYTES", 1L << 20, 1L << 40),
-        (int) longIn(v, "MILLRACE_NATS_MAX_ACK_PENDING", 1, 10_000_000));
+    Nats nats =
+        new Nats(
+            List.copyOf(servers),
+            stream,
+            subject,
+            consumer,
+            deadSubject,
+            (int) longIn(v, "MILLRACE_NATS_REPLICAS", 1, 5),
+            longIn(v, "MILLRACE_NATS_ACK_WAIT_MS", 1000, 3_600_000),
+            (int) longIn(v, "MILLRACE_NATS_MAX_DELIVER", 1, 1000),
+            longIn(v, "MILLRACE_NATS_DUPLICATE_WINDOW_MS", 1000, 86_400_000),
+            longIn(v, "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", 100, 60_000),
+            longIn(v, "MILLRACE_NATS_MAX_BYTES", 1L << 20, 1L << 40),
+            (int) longIn(v, "MILLRACE_NATS_MAX_ACK_PENDING", 1, 10_000_000));
     List<String> keys = new ArrayList<>();
     for (String k : v.get("MILLRACE_API_KEYS").split(",")) {
       String t = k.trim();
@@ -435,15 +531,35 @@ public record Config(
     }
     long drain = longIn(v, "MILLRACE_DRAIN_TIMEOUT_MS", 0, 3_600_000);
     return new Config(
-        maxWorkers, maxQueue, queueMaxBytes, maxBodyBytes, host, port, mode, batchMaxPayloads,
-        batchMaxBytes, batchMaxAgeMs, endpoint, s3Timeout, region, bucket, prefix, dataDir, s3Port, queue,
-        role, List.copyOf(keys), drain, nats);
+        maxWorkers,
+        maxQueue,
+        queueMaxBytes,
+        maxBodyBytes,
+        host,
+        port,
+        mode,
+        batchMaxPayloads,
+        batchMaxBytes,
+        batchMaxAgeMs,
+        endpoint,
+        s3Timeout,
+        region,
+        bucket,
+        prefix,
+        dataDir,
+        s3Port,
+        queue,
+        role,
+        List.copyOf(keys),
+        drain,
+        nats);
   }
 
   private static String name(Map<String, String> v, String var) throws ConfigException {
     String s = v.get(var).trim();
     if (!s.matches("[A-Za-z0-9_-]{1,64}")) {
-      throw new ConfigException(var + "='" + s + "' is not accepted (accepted: 1..64 of [A-Za-z0-9_-])");
+      throw new ConfigException(
+          var + "='" + s + "' is not accepted (accepted: 1..64 of [A-Za-z0-9_-])");
     }
     return s;
   }
@@ -451,8 +567,12 @@ public record Config(
   private static String subject(Map<String, String> v, String var) throws ConfigException {
     String s = v.get(var).trim();
     if (!s.matches("[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*") || s.length() > 256) {
-      throw new ConfigException(var + "='" + s + "' is not accepted (accepted: tokens of [A-Za-z0-9_-]"
-          + " joined by '.', no wildcards)");
+      throw new ConfigException(
+          var
+              + "='"
+              + s
+              + "' is not accepted (accepted: tokens of [A-Za-z0-9_-]"
+              + " joined by '.', no wildcards)");
     }
     return s;
   }
@@ -465,7 +585,14 @@ public record Config(
       value = Long.parseLong(raw);
     } catch (NumberFormatException e) {
       throw new ConfigException(
-          name + "='" + v.get(name) + "' is not a whole number (accepted: " + min + ".." + max + ")");
+          name
+              + "='"
+              + v.get(name)
+              + "' is not a whole number (accepted: "
+              + min
+              + ".."
+              + max
+              + ")");
     }
     if (value < min || value > max) {
       throw new ConfigException(
@@ -526,12 +653,44 @@ public record Config(
   @Override
   public String toString() {
     // never print the keys themselves
-    return "Config[maxWorkers=" + maxWorkers + ", maxQueue=" + maxQueue + ", queueMaxBytes="
-        + queueMaxBytes + ", maxBodyBytes=" + maxBodyBytes + ", host=" + host + ", port=" + port
-        + ", mode=" + mode.configName() + ", batch=" + batchMaxPayloads + "/" + batchMaxBytes + "B/"
-        + batchMaxAgeMs + "ms, s3=" + (s3Endpoint == null ? "embedded" : s3Endpoint) + ", bucket="
-        + bucket + ", prefix=" + prefix + ", dataDir=" + dataDir + ", apiKeys=" + apiKeys.size()
-        + ", drainTimeoutMs=" + drainTimeoutMs + ", queue=" + (durableQueue() ? "nats " + nats.stream()
-        + " on " + nats.servers().size() + " server(s)" : "memory") + ", role=" + role + "]";
+    return "Config[maxWorkers="
+        + maxWorkers
+        + ", maxQueue="
+        + maxQueue
+        + ", queueMaxBytes="
+        + queueMaxBytes
+        + ", maxBodyBytes="
+        + maxBodyBytes
+        + ", host="
+        + host
+        + ", port="
+        + port
+        + ", mode="
+        + mode.configName()
+        + ", batch="
+        + batchMaxPayloads
+        + "/"
+        + batchMaxBytes
+        + "B/"
+        + batchMaxAgeMs
+        + "ms, s3="
+        + (s3Endpoint == null ? "embedded" : s3Endpoint)
+        + ", bucket="
+        + bucket
+        + ", prefix="
+        + prefix
+        + ", dataDir="
+        + dataDir
+        + ", apiKeys="
+        + apiKeys.size()
+        + ", drainTimeoutMs="
+        + drainTimeoutMs
+        + ", queue="
+        + (durableQueue()
+            ? "nats " + nats.stream() + " on " + nats.servers().size() + " server(s)"
+            : "memory")
+        + ", role="
+        + role
+        + "]";
   }
 }

@@ -74,7 +74,8 @@ public final class EmbeddedS3 implements AutoCloseable {
     while (!"STARTED".equals(proxy.getState())) {
       if (System.nanoTime() > deadline) {
         proxy.stop();
-        throw new IOException("the embedded S3 store did not start within 10 s: " + proxy.getState());
+        throw new IOException(
+            "the embedded S3 store did not start within 10 s: " + proxy.getState());
       }
       Thread.sleep(5);
     }

@@ -70,27 +70,34 @@ final class HttpApi {
 
   void routing(HttpRouting.Builder r) {
     r.any("/v1/payloads", this::payloads)
-        .any("/healthz", (req, res) -> {
-          if (allowGet(req, res)) {
-            json(res, 200, "{\"status\":\"alive\"}");
-          }
-        })
+        .any(
+            "/healthz",
+            (req, res) -> {
+              if (allowGet(req, res)) {
+                json(res, 200, "{\"status\":\"alive\"}");
+              }
+            })
         .any("/readyz", this::readyz)
-        .any("/metrics", (req, res) -> {
-          if (allowGet(req, res)) {
-            byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
-            res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-            send(res, 200, body);
-          }
-        })
-        .any("/openapi.yaml", (req, res) -> {
-          if (allowGet(req, res)) {
-            res.header(HeaderNames.CONTENT_TYPE, "application/yaml");
-            send(res, 200, openapi);
-          }
-        })
-        .any((req, res) -> problem(res, 404, "not-found", "Not Found",
-            "no resource at " + req.path().path()));
+        .any(
+            "/metrics",
+            (req, res) -> {
+              if (allowGet(req, res)) {
+                byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
+                res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+                send(res, 200, body);
+              }
+            })
+        .any(
+            "/openapi.yaml",
+            (req, res) -> {
+              if (allowGet(req, res)) {
+                res.header(HeaderNames.CONTENT_TYPE, "application/yaml");
+                send(res, 200, openapi);
+              }
+            })
+        .any(
+            (req, res) ->
+                problem(res, 404, "not-found", "Not Found", "no resource at " + req.path().path()));
   }
 
   // ------------------------------------------------------------------ POST /v1/payloads
@@ -102,8 +109,13 @@ final class HttpApi {
 
   private void payloads(ServerRequest req, ServerResponse res) {
     if (!admits) {
-      problem(res, 404, "not-found", "Not Found", "this node runs MILLRACE_ROLE=worker and admits nothing;"
-          + " send payloads to an ingest node");
+      problem(
+          res,
+          404,
+          "not-found",
+          "Not Found",
+          "this node runs MILLRACE_ROLE=worker and admits nothing;"
+              + " send payloads to an ingest node");
       return;
     }
     if (req.prologue().method() != Method.POST) {
@@ -113,7 +125,11 @@ final class HttpApi {
     }
     if (!keyDigests.isEmpty() && !authorized(req)) {
       res.header(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"millrace\"");
-      problem(res, 401, "unauthorized", "Unauthorized",
+      problem(
+          res,
+          401,
+          "unauthorized",
+          "Unauthorized",
           "send Authorization: Bearer <key> with one of the configured API keys");
       return;
     }
@@ -124,7 +140,11 @@ final class HttpApi {
     }
     String idempotencyKey = req.headers().first(IDEMPOTENCY_KEY).map(String::trim).orElse(null);
     if (idempotencyKey != null && !IDEMPOTENCY_KEY_SYNTAX.matcher(idempotencyKey).matches()) {
-      problem(res, 400, "bad-idempotency-key", "Bad Request",
+      problem(
+          res,
+          400,
+          "bad-idempotency-key",
+          "Bad Request",
           "Idempotency-Key must be 1..128 visible ASCII characters");
       return;
     }
@@ -137,19 +157,31 @@ final class HttpApi {
     } else if (mediaType.equals("application/x-ndjson")) {
       ndjson = true;
     } else {
-      problem(res, 415, "unsupported-media-type", "Unsupported Media Type",
+      problem(
+          res,
+          415,
+          "unsupported-media-type",
+          "Unsupported Media Type",
           "Content-Type must be application/json or application/x-ndjson");
       return;
     }
     String encoding =
-        req.headers().first(HeaderNames.CONTENT_ENCODING).orElse("identity").trim().toLowerCase(Locale.ROOT);
+        req.headers()
+            .first(HeaderNames.CONTENT_ENCODING)
+            .orElse("identity")
+            .trim()
+            .toLowerCase(Locale.ROOT);
     boolean gzip;
     if (encoding.equals("gzip") || encoding.equals("x-gzip")) {
       gzip = true;
     } else if (encoding.equals("identity") || encoding.isEmpty()) {
       gzip = false;
     } else {
-      problem(res, 415, "unsupported-content-encoding", "Unsupported Media Type",
+      problem(
+          res,
+          415,
+          "unsupported-content-encoding",
+          "Unsupported Media Type",
           "Content-Encoding must be gzip or absent");
       return;
     }
@@ -161,8 +193,11 @@ final class HttpApi {
     }
     byte[] body;
     try {
-      body = readAtMost(req.content().inputStream(), max,
-          declared.isPresent() ? (int) declared.getAsLong() : 8192);
+      body =
+          readAtMost(
+              req.content().inputStream(),
+              max,
+              declared.isPresent() ? (int) declared.getAsLong() : 8192);
       if (body == null) {
         tooLarge(res, "the body is over MAX_BODY_BYTES (" + max + ")");
         return;
@@ -180,11 +215,16 @@ final class HttpApi {
         }
       }
     } catch (io.helidon.http.RequestException | io.helidon.http.HttpException e) {
-      throw e; // the server's own verdicts (413 from its payload limit, ...) go to the direct handler
+      throw e; // the server's own verdicts (413 from its payload limit, ...) go to the direct
+      // handler
     } catch (IOException | RuntimeException e) {
       // the connection ended before the body did (truncated body, wrong Content-Length, bad chunk)
       res.header(HeaderNames.CONNECTION, "close");
-      problem(res, 400, "incomplete-body", "Bad Request",
+      problem(
+          res,
+          400,
+          "incomplete-body",
+          "Bad Request",
           "the request body could not be read to its end: " + e.getClass().getSimpleName());
       return;
     }
@@ -200,9 +240,17 @@ final class HttpApi {
       bytes += p.length;
     }
     if (payloads.size() > queue.maxPayloads() || bytes > queue.maxBytes()) {
-      tooLarge(res, "the request holds " + payloads.size() + " payloads (" + bytes
-          + " bytes); the queue can never hold more than " + queue.maxPayloads() + " payloads or "
-          + queue.maxBytes() + " bytes");
+      tooLarge(
+          res,
+          "the request holds "
+              + payloads.size()
+              + " payloads ("
+              + bytes
+              + " bytes); the queue can never hold more than "
+              + queue.maxPayloads()
+              + " payloads or "
+              + queue.maxBytes()
+              + " bytes");
       return;
     }
     switch (queue.admit(payloads, idempotencyKey)) {
@@ -221,7 +269,11 @@ final class HttpApi {
       case Admission.TooLarge t -> tooLarge(res, t.detail());
       case Admission.QueueFull f -> {
         res.header(HeaderNames.RETRY_AFTER, Integer.toString(f.retryAfterSeconds()));
-        problem(res, 429, "queue-full", "Too Many Requests",
+        problem(
+            res,
+            429,
+            "queue-full",
+            "Too Many Requests",
             "the queue is full; retry after " + f.retryAfterSeconds() + " s");
       }
       case Admission.ShuttingDown s -> {
@@ -299,8 +351,16 @@ final class HttpApi {
       reasons.add(queueProblem);
     }
     if (!queue.durable() && saturated()) {
-      reasons.add("queue saturated (" + queue.payloads() + "/" + queue.maxPayloads() + " payloads, "
-          + queue.bytes() + "/" + queue.maxBytes() + " bytes)");
+      reasons.add(
+          "queue saturated ("
+              + queue.payloads()
+              + "/"
+              + queue.maxPayloads()
+              + " payloads, "
+              + queue.bytes()
+              + "/"
+              + queue.maxBytes()
+              + " bytes)");
     }
     if (stores && !storeReachable.getAsBoolean()) {
       reasons.add("store unreachable");
@@ -314,7 +374,8 @@ final class HttpApi {
 
   /** Saturated: 90% or more of either budget is taken. */
   boolean saturated() {
-    return queue.payloads() * 10 >= queue.maxPayloads() * 9 || queue.bytes() * 10 >= queue.maxBytes() * 9;
+    return queue.payloads() * 10 >= queue.maxPayloads() * 9
+        || queue.bytes() * 10 >= queue.maxBytes() * 9;
   }
 
   private boolean allowGet(ServerRequest req, ServerResponse res) {
@@ -359,14 +420,15 @@ final class HttpApi {
           String message) {
         int code = status.code();
         metrics.response(code);
-        String slug = switch (eventType) {
-          case PAYLOAD_TOO_LARGE -> "too-large";
-          case BAD_REQUEST -> "bad-request";
-          case FORBIDDEN -> "forbidden";
-          case HTTP_VERSION_NOT_SUPPORTED -> "http-version-not-supported";
-          case INTERNAL_ERROR -> "internal-error";
-          default -> "request-rejected";
-        };
+        String slug =
+            switch (eventType) {
+              case PAYLOAD_TOO_LARGE -> "too-large";
+              case BAD_REQUEST -> "bad-request";
+              case FORBIDDEN -> "forbidden";
+              case HTTP_VERSION_NOT_SUPPORTED -> "http-version-not-supported";
+              case INTERNAL_ERROR -> "internal-error";
+              default -> "request-rejected";
+            };
         String safe = message == null ? null : message.replaceAll("[^\\x20-\\x7e]", "?");
         if (safe != null && safe.length() > 300) {
           safe = safe.substring(0, 300);
@@ -387,8 +449,12 @@ final class HttpApi {
    * counts the decompressed bytes against MAX_BODY_BYTES, and answers 415 for the rest.
    */
   static List<ContentEncoding> passThroughEncodings() {
-    return List.of(passThrough("gzip", "x-gzip"), passThrough("deflate"), passThrough("br"),
-        passThrough("zstd"), passThrough("compress", "x-compress"));
+    return List.of(
+        passThrough("gzip", "x-gzip"),
+        passThrough("deflate"),
+        passThrough("br"),
+        passThrough("zstd"),
+        passThrough("compress", "x-compress"));
   }
 
   private static ContentEncoding passThrough(String... ids) {

@@ -31,13 +31,13 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  * One running service: the store (embedded or external), the queue, the worker pipeline and the
  * HTTP server, started in that order and stopped in the reverse one by {@link #shutdown()}.
  *
- * <p>Which parts run depends on {@code MILLRACE_ROLE}: an ingest node has no store and no
- * workers, a worker node's HTTP server serves only the probes and metrics.
+ * <p>Which parts run depends on {@code MILLRACE_ROLE}: an ingest node has no store and no workers,
+ * a worker node's HTTP server serves only the probes and metrics.
  *
- * <p>Shutdown: readiness and admission answer 503 at once; the workers drain the queue up to
- * {@code MILLRACE_DRAIN_TIMEOUT_MS}; with the in-memory queue, whatever is still not stored is
- * written to {@code <dataDir>/spill/} and the next start replays it; with JetStream, it is given
- * back to the stream at once (another worker takes it). Then the HTTP server and the store stop.
+ * <p>Shutdown: readiness and admission answer 503 at once; the workers drain the queue up to {@code
+ * MILLRACE_DRAIN_TIMEOUT_MS}; with the in-memory queue, whatever is still not stored is written to
+ * {@code <dataDir>/spill/} and the next start replays it; with JetStream, it is given back to the
+ * stream at once (another worker takes it). Then the HTTP server and the store stop.
  */
 public final class IngestService implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngestService.class);
@@ -62,7 +62,8 @@ public final class IngestService implements AutoCloseable {
   /** What shutdown did, for logs and tests. */
   public record ShutdownReport(long stored, int spilled, boolean drained) {}
 
-  private IngestService(Config config, AwsCredentialsProvider externalCredentials) throws Exception {
+  private IngestService(Config config, AwsCredentialsProvider externalCredentials)
+      throws Exception {
     // Start-up runs three things side by side to stay well under 2 s on a small box: S3Proxy on
     // one thread, the HTTP server on another, the S3 client and bucket on this one.
     long t0 = System.nanoTime();
@@ -74,11 +75,19 @@ public final class IngestService implements AutoCloseable {
     if (config.durableQueue()) {
       queue = new JetStreamJobQueue(config, metrics, runId, System::currentTimeMillis);
     } else {
-      queue = new MemoryJobQueue(config.maxQueue(), config.queueMaxBytes(), runId, System::currentTimeMillis)
-          .duplicateWindow(config.nats().duplicateWindowMs());
+      queue =
+          new MemoryJobQueue(
+                  config.maxQueue(), config.queueMaxBytes(), runId, System::currentTimeMillis)
+              .duplicateWindow(config.nats().duplicateWindowMs());
     }
-    metrics.gauge("millrace_queue_payloads", "payloads admitted (or pulled) and not yet stored", queue::payloads);
-    metrics.gauge("millrace_queue_bytes", "payload bytes admitted (or pulled) and not yet stored", queue::bytes);
+    metrics.gauge(
+        "millrace_queue_payloads",
+        "payloads admitted (or pulled) and not yet stored",
+        queue::payloads);
+    metrics.gauge(
+        "millrace_queue_bytes",
+        "payload bytes admitted (or pulled) and not yet stored",
+        queue::bytes);
     metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", queue::maxPayloads);
     metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", queue::maxBytes);
 
@@ -86,8 +95,10 @@ public final class IngestService implements AutoCloseable {
     // durable queue keeps what is not stored, so nothing is ever spilled)
     replayed = config.durableQueue() ? List.of() : Spill.load(Spill.dir(config.dataDir()));
     if (config.durableQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
-      LOG.warn("{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed only"
-          + " with MILLRACE_QUEUE=memory", Spill.dir(config.dataDir()));
+      LOG.warn(
+          "{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed"
+              + " only with MILLRACE_QUEUE=memory",
+          Spill.dir(config.dataDir()));
     }
     List<List<Job>> groups = new ArrayList<>();
     int n = 0;
@@ -107,7 +118,10 @@ public final class IngestService implements AutoCloseable {
     replayedPayloads = n;
     metrics.payloadsReplayed.increment(n);
     if (n > 0) {
-      LOG.info("replaying {} payloads from {} spill files in {}", n, replayed.size(),
+      LOG.info(
+          "replaying {} payloads from {} spill files in {}",
+          n,
+          replayed.size(),
           Spill.dir(config.dataDir()));
     }
 
@@ -133,14 +147,28 @@ public final class IngestService implements AutoCloseable {
     WebServer web = null;
     try {
       if (embeddedStore) {
-        s3 = new S3Store(URI.create("http://127.0.0.1:" + s3Port), config.s3Region(), config.bucket(),
-            StaticCredentialsProvider.create(AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)),
-            Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
+        s3 =
+            new S3Store(
+                URI.create("http://127.0.0.1:" + s3Port),
+                config.s3Region(),
+                config.bucket(),
+                StaticCredentialsProvider.create(
+                    AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)),
+                Duration.ofMillis(config.s3TimeoutMs()),
+                metrics::s3Status);
         emb = join(s3proxy);
         trace("s3proxy", t0);
       } else if (role.stores()) {
-        s3 = new S3Store(config.s3Endpoint(), config.s3Region(), config.bucket(),
-            externalCredentials != null ? externalCredentials : DefaultCredentialsProvider.builder().build(), Duration.ofMillis(config.s3TimeoutMs()), metrics::s3Status);
+        s3 =
+            new S3Store(
+                config.s3Endpoint(),
+                config.s3Region(),
+                config.bucket(),
+                externalCredentials != null
+                    ? externalCredentials
+                    : DefaultCredentialsProvider.builder().build(),
+                Duration.ofMillis(config.s3TimeoutMs()),
+                metrics::s3Status);
       }
       web = join(http);
       trace("http", t0);
@@ -170,13 +198,22 @@ public final class IngestService implements AutoCloseable {
     storeReachable = embeddedStore || !role.stores();
 
     if (role.stores()) {
-      workers = new Workers(config, queue, store, metrics,
-          () -> storeReachable = false, () -> storeReachable = true);
+      workers =
+          new Workers(
+              config,
+              queue,
+              store,
+              metrics,
+              () -> storeReachable = false,
+              () -> storeReachable = true);
       workers.start(groups);
     } else {
       workers = null;
     }
-    healthChecker = store == null ? null : Thread.ofVirtual().name("millrace-store-health").start(this::checkStore);
+    healthChecker =
+        store == null
+            ? null
+            : Thread.ofVirtual().name("millrace-store-health").start(this::checkStore);
   }
 
   private static <T> T join(FutureTask<T> task) throws Exception {
@@ -201,8 +238,12 @@ public final class IngestService implements AutoCloseable {
     if (!ws.isRunning() || ws.port() <= 0) {
       // Helidon logs the bind failure and returns a server that is not running
       ws.stop();
-      throw new IOException("could not listen on " + config.host() + ":" + config.port()
-          + " (is the port in use? set MILLRACE_PORT)");
+      throw new IOException(
+          "could not listen on "
+              + config.host()
+              + ":"
+              + config.port()
+              + " (is the port in use? set MILLRACE_PORT)");
     }
     return ws;
   }
@@ -218,11 +259,14 @@ public final class IngestService implements AutoCloseable {
         .port(config.port())
         .shutdownHook(false)
         .maxPayloadSize(config.maxBodyBytes())
-        .contentEncoding(ContentEncodingContext.create(
-            c -> c.contentEncodingsDiscoverServices(false)
-                .contentEncodings(HttpApi.passThroughEncodings())))
+        .contentEncoding(
+            ContentEncodingContext.create(
+                c ->
+                    c.contentEncodingsDiscoverServices(false)
+                        .contentEncodings(HttpApi.passThroughEncodings())))
         .directHandlers(dh.build())
-        .addProtocol(Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
+        .addProtocol(
+            Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
         .routing(api::routing)
         .build();
   }
@@ -324,7 +368,8 @@ public final class IngestService implements AutoCloseable {
       queue.closeAdmission();
       long t0 = System.nanoTime();
       long storedBefore = (long) metrics.payloadsStored.count();
-      boolean drained = workers == null || workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
+      boolean drained =
+          workers == null || workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
       trace("drained", t0);
       int spilled = 0;
       int released = 0;
@@ -346,12 +391,16 @@ public final class IngestService implements AutoCloseable {
               f.delete();
             }
           } catch (IOException e) {
-            LOG.error("could not spill {} payloads to {}: {}", left.payloads(),
-                Spill.dir(config.dataDir()), e.toString());
+            LOG.error(
+                "could not spill {} payloads to {}: {}",
+                left.payloads(),
+                Spill.dir(config.dataDir()),
+                e.toString());
           }
         }
       }
-      queue.close(); // waits for publishes in flight, so their answers go out before the server stops
+      queue.close(); // waits for publishes in flight, so their answers go out before the server
+      // stops
       long stored = (long) metrics.payloadsStored.count();
       stopped = true;
       if (healthChecker != null) {
@@ -369,9 +418,13 @@ public final class IngestService implements AutoCloseable {
       if (embedded != null) {
         embedded.close();
       }
-      LOG.info("shutdown in {} ms: {} payloads stored in all ({} while draining), {}{}",
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), stored, stored - storedBefore,
-          queue.durable() ? released + " given back to JetStream"
+      LOG.info(
+          "shutdown in {} ms: {} payloads stored in all ({} while draining), {}{}",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
+          stored,
+          stored - storedBefore,
+          queue.durable()
+              ? released + " given back to JetStream"
               : spilled + " spilled to " + Spill.dir(config.dataDir()),
           drained ? "" : " (drain timed out)");
       report = new ShutdownReport(stored, spilled, drained);

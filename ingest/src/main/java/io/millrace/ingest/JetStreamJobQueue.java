@@ -52,15 +52,14 @@ import org.slf4j.LoggerFactory;
  * and worker processes.
  *
  * <p><b>Admission</b> ({@link Config.Role#admits()}): a request's payloads travel in one message
- * (all or nothing): the payloads as sent, joined by {@code '\n'}, with a message id, admission
- * time and payload count in headers. {@link #admit} returns only after JetStream acknowledged the
+ * (all or nothing): the payloads as sent, joined by {@code '\n'}, with a message id, admission time
+ * and payload count in headers. {@link #admit} returns only after JetStream acknowledged the
  * publish (it is stored, replicated as configured). Publishing is a group commit: one thread
  * publishes asynchronously with at most {@value #MAX_OUTSTANDING} messages awaiting their acks;
  * requests arriving meanwhile share the next message (up to {@value #MAX_GROUP_BYTES} bytes), so
- * under load the broker and the client do their per-message work once for many requests. A
- * request with an {@code Idempotency-Key} is published alone with the key as {@code Nats-Msg-Id}:
- * a repeat within the stream's duplicate window is not stored again and answers {@link
- * Admission.Replayed}.
+ * under load the broker and the client do their per-message work once for many requests. A request
+ * with an {@code Idempotency-Key} is published alone with the key as {@code Nats-Msg-Id}: a repeat
+ * within the stream's duplicate window is not stored again and answers {@link Admission.Replayed}.
  *
  * <p><b>Delivery</b> ({@link Config.Role#stores()}): one thread pulls from the durable consumer
  * while this process holds fewer than its budget ({@code MAX_QUEUE} payloads, {@code
@@ -71,8 +70,8 @@ import org.slf4j.LoggerFactory;
  * nak} with a delay that doubles per delivery (1 s up to 30 s), or, at the {@code MaxDeliver}-th
  * delivery, a copy goes to the dead-letter subject (kept in the stream {@code <stream>_DEAD}) and
  * the message is terminated. A message delivered more often than {@code MaxDeliver} (workers kept
- * dying on it) is dead-lettered on arrival. Nothing is dropped silently: if the dead-letter
- * publish fails, the message is nak'ed instead.
+ * dying on it) is dead-lettered on arrival. Nothing is dropped silently: if the dead-letter publish
+ * fails, the message is nak'ed instead.
  *
  * <p>The stream (work-queue retention, file storage, discard-new at {@code
  * MILLRACE_NATS_MAX_BYTES}), its dead-letter stream and the durable pull consumer are created if
@@ -85,23 +84,34 @@ import org.slf4j.LoggerFactory;
 public final class JetStreamJobQueue implements JobQueue {
   private static final Logger LOG = LoggerFactory.getLogger(JetStreamJobQueue.class);
 
-  /** Header: the message id; payload {@code i} of the message has the id {@code <message id>-<i>}. */
+  /**
+   * Header: the message id; payload {@code i} of the message has the id {@code <message id>-<i>}.
+   */
   static final String H_ID = "Millrace-Id";
+
   /** Header: when the request was admitted, epoch milliseconds. */
   static final String H_AT = "Millrace-Admitted-At";
+
   /** Header: how many payloads the message holds. */
   static final String H_COUNT = "Millrace-Count";
+
   /** Header on a dead letter: why it could not be stored. */
   static final String H_ERROR = "Millrace-Error";
+
   /** Header on a dead letter: how often it was delivered. */
   static final String H_DELIVERIES = "Millrace-Deliveries";
+
   /** Header on a dead letter: its sequence in the work-queue stream. */
   static final String H_SEQUENCE = "Millrace-Stream-Sequence";
 
   private static final long MAX_NAK_DELAY_MS = 30_000;
   private static final int MAX_PULL = 256;
-  /** Group commit: messages in flight at once; the requests arriving meanwhile share the next one. */
+
+  /**
+   * Group commit: messages in flight at once; the requests arriving meanwhile share the next one.
+   */
   private static final int MAX_OUTSTANDING = 2;
+
   /** Group commit: a shared message is cut at this size (a larger request still goes alone). */
   private static final int MAX_GROUP_BYTES = 256 * 1024;
 
@@ -202,8 +212,10 @@ public final class JetStreamJobQueue implements JobQueue {
             .build();
     connect(); // at once, so a node that can reach NATS is ready when it says so
     this.keeper = Thread.ofVirtual().name("millrace-nats-keeper").start(this::keep);
-    this.fetcher = delivers ? Thread.ofVirtual().name("millrace-nats-fetch").start(this::fetchLoop) : null;
-    this.publisher = admits ? Thread.ofVirtual().name("millrace-nats-publish").start(this::publishLoop) : null;
+    this.fetcher =
+        delivers ? Thread.ofVirtual().name("millrace-nats-fetch").start(this::fetchLoop) : null;
+    this.publisher =
+        admits ? Thread.ofVirtual().name("millrace-nats-publish").start(this::publishLoop) : null;
     if (!delivers) {
       lock.lock();
       try {
@@ -223,7 +235,10 @@ public final class JetStreamJobQueue implements JobQueue {
     }
   }
 
-  /** Logs the client's asynchronous errors at debug level only (the connection events above say what matters). */
+  /**
+   * Logs the client's asynchronous errors at debug level only (the connection events above say what
+   * matters).
+   */
   private static final class QuietErrors implements ErrorListener {
     @Override
     public void errorOccurred(Connection conn, String error) {
@@ -321,8 +336,12 @@ public final class JetStreamJobQueue implements JobQueue {
       js = j;
       ready = true;
       problem = null;
-      LOG.info("JetStream ready: stream {} ({} replica(s)), subject {}{}", cfg.stream(), cfg.replicas(),
-          cfg.subject(), delivers ? ", consumer " + cfg.consumer() : "");
+      LOG.info(
+          "JetStream ready: stream {} ({} replica(s)), subject {}{}",
+          cfg.stream(),
+          cfg.replicas(),
+          cfg.subject(),
+          delivers ? ", consumer " + cfg.consumer() : "");
     } catch (IOException | JetStreamApiException | RuntimeException e) {
       String p = "JetStream set-up failed: " + e.getMessage();
       if (!p.equals(problem)) {
@@ -332,7 +351,8 @@ public final class JetStreamJobQueue implements JobQueue {
     }
   }
 
-  private void ensureStream(JetStreamManagement jsm, String name, String subject, RetentionPolicy retention)
+  private void ensureStream(
+      JetStreamManagement jsm, String name, String subject, RetentionPolicy retention)
       throws IOException, JetStreamApiException {
     StreamInfo info;
     try {
@@ -367,12 +387,22 @@ public final class JetStreamJobQueue implements JobQueue {
       return;
     }
     if (!info.getConfiguration().getSubjects().contains(subject)) {
-      throw new IllegalStateException("stream " + name + " exists but does not capture subject " + subject
-          + " (its subjects: " + info.getConfiguration().getSubjects() + ")");
+      throw new IllegalStateException(
+          "stream "
+              + name
+              + " exists but does not capture subject "
+              + subject
+              + " (its subjects: "
+              + info.getConfiguration().getSubjects()
+              + ")");
     }
     if (info.getConfiguration().getReplicas() != cfg.replicas()) {
-      LOG.warn("stream {} has {} replica(s), MILLRACE_NATS_REPLICAS says {}; the stream is left as it is",
-          name, info.getConfiguration().getReplicas(), cfg.replicas());
+      LOG.warn(
+          "stream {} has {} replica(s), MILLRACE_NATS_REPLICAS says {}; the stream is left as it"
+              + " is",
+          name,
+          info.getConfiguration().getReplicas(),
+          cfg.replicas());
     }
   }
 
@@ -431,8 +461,13 @@ public final class JetStreamJobQueue implements JobQueue {
     }
     long limit = nc.getMaxPayload() - 512; // room for the headers (nc is set: the queue is ready)
     if (size > limit) {
-      return new Admission.TooLarge("the request's payloads take " + size + " bytes; one NATS message"
-          + " holds at most " + limit + " (the server's max_payload less headers)");
+      return new Admission.TooLarge(
+          "the request's payloads take "
+              + size
+              + " bytes; one NATS message"
+              + " holds at most "
+              + limit
+              + " (the server's max_payload less headers)");
     }
     if (idempotencyKey != null) {
       // alone: its Nats-Msg-Id must name exactly this request
@@ -451,8 +486,11 @@ public final class JetStreamJobQueue implements JobQueue {
       return p.result().get(cfg.publishTimeoutMs(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       metrics.natsPublishFailures.increment();
-      return new Admission.Unavailable(2, "JetStream did not acknowledge within "
-          + cfg.publishTimeoutMs() + " ms; retry with an Idempotency-Key to be admitted once");
+      return new Admission.Unavailable(
+          2,
+          "JetStream did not acknowledge within "
+              + cfg.publishTimeoutMs()
+              + " ms; retry with an Idempotency-Key to be admitted once");
     } catch (ExecutionException e) {
       return publishFailed(e.getCause());
     } catch (InterruptedException e) {
@@ -486,7 +524,8 @@ public final class JetStreamJobQueue implements JobQueue {
 
   private Admission publishAlone(List<byte[]> batch, int size, String idempotencyKey) {
     NatsMessage msg = message(List.of(batch), size, batch.size());
-    PublishOptions po = PublishOptions.builder().expectedStream(cfg.stream()).messageId(idempotencyKey).build();
+    PublishOptions po =
+        PublishOptions.builder().expectedStream(cfg.stream()).messageId(idempotencyKey).build();
     int n = batch.size();
     publishing.incrementAndGet();
     try {
@@ -497,8 +536,11 @@ public final class JetStreamJobQueue implements JobQueue {
       } catch (TimeoutException e) {
         f.cancel(false);
         metrics.natsPublishFailures.increment();
-        return new Admission.Unavailable(2, "JetStream did not acknowledge within "
-            + cfg.publishTimeoutMs() + " ms; retry with the same Idempotency-Key to be admitted once");
+        return new Admission.Unavailable(
+            2,
+            "JetStream did not acknowledge within "
+                + cfg.publishTimeoutMs()
+                + " ms; retry with the same Idempotency-Key to be admitted once");
       } catch (ExecutionException e) {
         return publishFailed(e.getCause());
       }
@@ -519,10 +561,10 @@ public final class JetStreamJobQueue implements JobQueue {
   }
 
   /**
-   * Group commit: while {@link #MAX_OUTSTANDING} messages await their acks, arriving requests
-   * queue up; the next message takes all of them (up to {@link #MAX_GROUP_BYTES}). Under light
-   * load each request is its own message at once; under heavy load many share one, which divides
-   * the broker's and the client's per-message work. Each request is still all in one message.
+   * Group commit: while {@link #MAX_OUTSTANDING} messages await their acks, arriving requests queue
+   * up; the next message takes all of them (up to {@link #MAX_GROUP_BYTES}). Under light load each
+   * request is its own message at once; under heavy load many share one, which divides the broker's
+   * and the client's per-message work. Each request is still all in one message.
    */
   private void publishLoop() {
     List<Pending> group = new ArrayList<>();
@@ -566,16 +608,17 @@ public final class JetStreamJobQueue implements JobQueue {
         js.publishAsync(message(requests, size, total), plainPublish)
             // an ack that never comes (broker gone mid-publish) must not hold a slot for ever
             .orTimeout(cfg.publishTimeoutMs(), TimeUnit.MILLISECONDS)
-            .whenComplete((ack, error) -> {
-              published();
-              for (Pending p : members) {
-                if (error == null) {
-                  p.result().complete(new Admission.Admitted(p.payloads().size()));
-                } else {
-                  p.result().completeExceptionally(error);
-                }
-              }
-            });
+            .whenComplete(
+                (ack, error) -> {
+                  published();
+                  for (Pending p : members) {
+                    if (error == null) {
+                      p.result().complete(new Admission.Admitted(p.payloads().size()));
+                    } else {
+                      p.result().completeExceptionally(error);
+                    }
+                  }
+                });
       } catch (RuntimeException e) {
         published();
         for (Pending p : members) {
@@ -613,10 +656,16 @@ public final class JetStreamJobQueue implements JobQueue {
     }
     metrics.natsPublishFailures.increment();
     if (cause instanceof TimeoutException) {
-      return new Admission.Unavailable(2, "JetStream did not acknowledge within "
-          + cfg.publishTimeoutMs() + " ms; retry with an Idempotency-Key to be admitted once");
+      return new Admission.Unavailable(
+          2,
+          "JetStream did not acknowledge within "
+              + cfg.publishTimeoutMs()
+              + " ms; retry with an Idempotency-Key to be admitted once");
     }
-    String text = cause instanceof JetStreamApiException je ? je.getErrorDescription() : String.valueOf(cause.getMessage());
+    String text =
+        cause instanceof JetStreamApiException je
+            ? je.getErrorDescription()
+            : String.valueOf(cause.getMessage());
     if (text != null && (text.contains("maximum bytes") || text.contains("maximum messages"))) {
       return new Admission.QueueFull(1);
     }
@@ -712,8 +761,13 @@ public final class JetStreamJobQueue implements JobQueue {
     List<Job> jobs = d.jobs;
     d.pending = jobs.size();
     if (delivered > cfg.maxDeliver()) {
-      deadLetter(d, "delivered " + delivered + " times, more than MILLRACE_NATS_MAX_DELIVER="
-          + cfg.maxDeliver() + " (workers holding it may have died on it)");
+      deadLetter(
+          d,
+          "delivered "
+              + delivered
+              + " times, more than MILLRACE_NATS_MAX_DELIVER="
+              + cfg.maxDeliver()
+              + " (workers holding it may have died on it)");
       return;
     }
     if (jobs.isEmpty()) {
@@ -738,15 +792,24 @@ public final class JetStreamJobQueue implements JobQueue {
     }
   }
 
-  /** Adds the message's payloads to {@code d} as jobs ({@code <request id>-<index>}); throws if malformed. */
+  /**
+   * Adds the message's payloads to {@code d} as jobs ({@code <request id>-<index>}); throws if
+   * malformed.
+   */
   private static void decode(Message m, Delivery d) {
     Headers h = m.getHeaders();
     String id = h == null ? null : h.getFirst(H_ID);
     String atText = h == null ? null : h.getFirst(H_AT);
     String countText = h == null ? null : h.getFirst(H_COUNT);
     if (id == null || atText == null || countText == null) {
-      throw new IllegalArgumentException("not a millrace message: headers " + H_ID + ", " + H_AT + " and "
-          + H_COUNT + " are required");
+      throw new IllegalArgumentException(
+          "not a millrace message: headers "
+              + H_ID
+              + ", "
+              + H_AT
+              + " and "
+              + H_COUNT
+              + " are required");
     }
     long at;
     int count;
@@ -771,8 +834,13 @@ public final class JetStreamJobQueue implements JobQueue {
       }
     }
     if (jobs.size() != count) {
-      throw new IllegalArgumentException("the message holds " + jobs.size() + " payloads, its " + H_COUNT
-          + " header says " + count);
+      throw new IllegalArgumentException(
+          "the message holds "
+              + jobs.size()
+              + " payloads, its "
+              + H_COUNT
+              + " header says "
+              + count);
     }
   }
 
@@ -916,8 +984,13 @@ public final class JetStreamJobQueue implements JobQueue {
         long delay = Math.min(MAX_NAK_DELAY_MS, 1000L << Math.min(d.delivered - 1, 5));
         d.msg.nakWithDelay(Duration.ofMillis(delay));
         metrics.natsNaks.increment();
-        LOG.warn("gave message {} back to JetStream (delivery {} of {}), redelivered in {} ms: {}",
-            d.msg.metaData().streamSequence(), d.delivered, cfg.maxDeliver(), delay, cause.toString());
+        LOG.warn(
+            "gave message {} back to JetStream (delivery {} of {}), redelivered in {} ms: {}",
+            d.msg.metaData().streamSequence(),
+            d.delivered,
+            cfg.maxDeliver(),
+            delay,
+            cause.toString());
       }
     } catch (RuntimeException e) {
       // not connected: it is redelivered after AckWait anyway
@@ -941,15 +1014,23 @@ public final class JetStreamJobQueue implements JobQueue {
     h.put(H_DELIVERIES, Long.toString(d.delivered));
     h.put(H_SEQUENCE, Long.toString(m.metaData().streamSequence()));
     try {
-      js.publish(NatsMessage.builder().subject(cfg.deadSubject()).headers(h).data(m.getData()).build(),
+      js.publish(
+          NatsMessage.builder().subject(cfg.deadSubject()).headers(h).data(m.getData()).build(),
           PublishOptions.builder().expectedStream(cfg.deadStream()).build());
       m.term();
       metrics.natsDeadLettered.increment();
       metrics.natsDeadLetteredPayloads.increment(d.jobs.size());
-      LOG.error("dead-lettered message {} ({} payloads) to {} after {} deliveries: {}",
-          m.metaData().streamSequence(), d.jobs.size(), cfg.deadSubject(), d.delivered, safe);
+      LOG.error(
+          "dead-lettered message {} ({} payloads) to {} after {} deliveries: {}",
+          m.metaData().streamSequence(),
+          d.jobs.size(),
+          cfg.deadSubject(),
+          d.delivered,
+          safe);
     } catch (IOException | JetStreamApiException | RuntimeException e) {
-      LOG.warn("could not dead-letter message {} ({}); giving it back instead", m.metaData().streamSequence(),
+      LOG.warn(
+          "could not dead-letter message {} ({}); giving it back instead",
+          m.metaData().streamSequence(),
           e.toString());
       try {
         m.nakWithDelay(Duration.ofMillis(MAX_NAK_DELAY_MS));
@@ -963,7 +1044,8 @@ public final class JetStreamJobQueue implements JobQueue {
 
   @Override
   public void adopt(List<Job> jobs, boolean waiting) {
-    throw new UnsupportedOperationException("spill files are replayed only with MILLRACE_QUEUE=memory");
+    throw new UnsupportedOperationException(
+        "spill files are replayed only with MILLRACE_QUEUE=memory");
   }
 
   @Override
@@ -1028,16 +1110,17 @@ public final class JetStreamJobQueue implements JobQueue {
   /** {@return whether this queue's threads have ended and its connection is closed (tests)} */
   boolean stopped() {
     Connection c = nc;
-    return !keeper.isAlive() && (fetcher == null || !fetcher.isAlive())
+    return !keeper.isAlive()
+        && (fetcher == null || !fetcher.isAlive())
         && (publisher == null || !publisher.isAlive())
         && (c == null || c.getStatus() == Connection.Status.CLOSED);
   }
 
   /**
-   * Stops admission and pulling, waits for publishes in flight (up to the publish timeout) and
-   * the pull thread, flushes acknowledgements and closes the connection. Jobs still held are not
-   * given back here: call {@link #release} with them first, or JetStream redelivers them after
-   * {@code AckWait}.
+   * Stops admission and pulling, waits for publishes in flight (up to the publish timeout) and the
+   * pull thread, flushes acknowledgements and closes the connection. Jobs still held are not given
+   * back here: call {@link #release} with them first, or JetStream redelivers them after {@code
+   * AckWait}.
    */
   @Override
   public void close() {

@@ -30,9 +30,13 @@ public final class Job {
     return delivery;
   }
 
-  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] HEX =
+      "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
-  /** {@return the id {@code <prefix><seq as 12 lower-case hex digits>}, built without intermediate strings (hot path)} */
+  /**
+   * {@return the id {@code <prefix><seq as 12 lower-case hex digits>}, built without intermediate
+   * strings (hot path)}
+   */
   static String id(byte[] prefix, long seq) {
     byte[] b = java.util.Arrays.copyOf(prefix, prefix.length + 12);
     for (int i = b.length - 1; i >= prefix.length; i--) {
@@ -52,7 +56,9 @@ public final class Job {
     return admittedAtMillis;
   }
 
-  /** {@return the payload bytes (null once the job is acknowledged); callers must not modify them} */
+  /**
+   * {@return the payload bytes (null once the job is acknowledged); callers must not modify them}
+   */
   public byte[] payload() {
     return payload;
   }

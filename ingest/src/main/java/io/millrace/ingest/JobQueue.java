@@ -42,10 +42,10 @@ public interface JobQueue extends AutoCloseable {
   Admission admit(List<byte[]> payloads, String idempotencyKey);
 
   /**
-   * Whether jobs that could not be stored go back to the queue through {@link #release} (a
-   * durable queue redelivers them later, perhaps to another process) rather than being retried
-   * in place forever, and whether unacknowledged jobs survive this process (so shutdown needs no
-   * spill file).
+   * Whether jobs that could not be stored go back to the queue through {@link #release} (a durable
+   * queue redelivers them later, perhaps to another process) rather than being retried in place
+   * forever, and whether unacknowledged jobs survive this process (so shutdown needs no spill
+   * file).
    *
    * @return true for a durable, redelivering queue
    */

@@ -2,10 +2,13 @@ package io.millrace.ingest;
 
 import java.util.logging.Level;
 
-/** Entry point: {@code java -jar millrace-ingest.jar [--flag=value ...]}; {@code --help} lists them. */
+/**
+ * Entry point: {@code java -jar millrace-ingest.jar [--flag=value ...]}; {@code --help} lists them.
+ */
 public final class Main {
   // kept so the level sticks (java.util.logging holds loggers weakly)
-  private static final java.util.logging.Logger HELIDON = java.util.logging.Logger.getLogger("io.helidon");
+  private static final java.util.logging.Logger HELIDON =
+      java.util.logging.Logger.getLogger("io.helidon");
 
   private Main() {}
 
@@ -42,12 +45,21 @@ public final class Main {
     String host = config.host().equals("0.0.0.0") ? "localhost" : config.host();
     String url = "http://" + host + ":" + service.port();
     StringBuilder sb = new StringBuilder();
-    sb.append("millrace-ingest ready in ").append(ms).append(" ms, listening on ")
-        .append(config.host()).append(':').append(service.port()).append('\n');
+    sb.append("millrace-ingest ready in ")
+        .append(ms)
+        .append(" ms, listening on ")
+        .append(config.host())
+        .append(':')
+        .append(service.port())
+        .append('\n');
     sb.append("  role: ").append(config.role()).append(", queue: ");
     if (config.durableQueue()) {
-      sb.append("NATS JetStream stream ").append(config.nats().stream()).append(" at ")
-          .append(String.join(",", config.nats().servers().stream().map(Main::withoutPassword).toList()));
+      sb.append("NATS JetStream stream ")
+          .append(config.nats().stream())
+          .append(" at ")
+          .append(
+              String.join(
+                  ",", config.nats().servers().stream().map(Main::withoutPassword).toList()));
       String why = service.queue().notReadyReason();
       if (why != null) {
         sb.append(" (not ready yet: ").append(why).append(')');
@@ -59,14 +71,27 @@ public final class Main {
     if (!config.roleKind().stores()) {
       sb.append("  store: none on an ingest node (workers store)\n");
     } else if (service.embeddedStore() != null) {
-      sb.append("  store: embedded S3 at ").append(service.storeEndpoint()).append(", bucket ")
-          .append(config.bucket()).append("; objects are files under ")
-          .append(service.embeddedStore().baseDir().resolve(config.bucket())).append('\n');
+      sb.append("  store: embedded S3 at ")
+          .append(service.storeEndpoint())
+          .append(", bucket ")
+          .append(config.bucket())
+          .append("; objects are files under ")
+          .append(service.embeddedStore().baseDir().resolve(config.bucket()))
+          .append('\n');
     } else {
-      sb.append("  store: ").append(config.s3Endpoint()).append(", bucket ").append(config.bucket()).append('\n');
+      sb.append("  store: ")
+          .append(config.s3Endpoint())
+          .append(", bucket ")
+          .append(config.bucket())
+          .append('\n');
     }
-    sb.append("  mode: ").append(config.mode().configName()).append(", prefix '").append(config.prefix())
-        .append("', spill folder ").append(IngestService.spillDir(config)).append('\n');
+    sb.append("  mode: ")
+        .append(config.mode().configName())
+        .append(", prefix '")
+        .append(config.prefix())
+        .append("', spill folder ")
+        .append(IngestService.spillDir(config))
+        .append('\n');
     if (service.replayedPayloads() > 0) {
       sb.append("  replaying ").append(service.replayedPayloads()).append(" spilled payloads\n");
     }
@@ -87,6 +112,8 @@ public final class Main {
   private static String withoutPassword(String url) {
     int at = url.indexOf('@');
     int scheme = url.indexOf("://");
-    return at > 0 && scheme > 0 ? url.substring(0, scheme + 3) + "***@" + url.substring(at + 1) : url;
+    return at > 0 && scheme > 0
+        ? url.substring(0, scheme + 3) + "***@" + url.substring(at + 1)
+        : url;
   }
 }

@@ -13,10 +13,10 @@ import java.util.function.LongSupplier;
 
 /**
  * The in-process {@link JobQueue}: a FIFO of waiting jobs plus a FIFO of jobs handed out, both
- * inside one budget and one lock (no per-job concurrent set: the lock is already held to hand a
- * job out, and acknowledgements come a batch at a time). A stored job gives up its payload at
- * once and leaves the handed-out FIFO when every older job is stored too; at most about twice
- * {@code maxPayloads} such shells may wait behind a stuck upload before admission answers full.
+ * inside one budget and one lock (no per-job concurrent set: the lock is already held to hand a job
+ * out, and acknowledgements come a batch at a time). A stored job gives up its payload at once and
+ * leaves the handed-out FIFO when every older job is stored too; at most about twice {@code
+ * maxPayloads} such shells may wait behind a stuck upload before admission answers full.
  *
  * <p>Admission takes one lock per request and never waits. Memory is bounded: waiting plus
  * unacknowledged jobs never exceed {@code maxPayloads} payloads and {@code maxBytes} bytes (adopted
@@ -104,7 +104,8 @@ public final class MemoryJobQueue implements JobQueue {
           return new Admission.Replayed((int) seen[1]);
         }
       }
-      if (payloads + n > maxPayloads || bytes + size > maxBytes
+      if (payloads + n > maxPayloads
+          || bytes + size > maxBytes
           || handedOut.size() + n > 2 * maxPayloads + 1024) {
         // the last bound keeps the stored-but-not-yet-popped shells behind a stuck upload finite
         return new Admission.QueueFull(1);
@@ -170,7 +171,8 @@ public final class MemoryJobQueue implements JobQueue {
               notEmpty.await();
             } catch (InterruptedException e) {
               Thread.currentThread().interrupt();
-              throw new java.util.concurrent.CancellationException("interrupted while waiting for jobs");
+              throw new java.util.concurrent.CancellationException(
+                  "interrupted while waiting for jobs");
             }
           }
           next = waiting.pollFirst();

@@ -12,29 +12,45 @@ import java.util.function.Supplier;
 final class Metrics {
   final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   final Counter payloadsAccepted = counter("millrace_payloads_accepted", "payloads admitted (202)");
-  final Counter payloadsStored = counter("millrace_payloads_stored", "payloads whose object is stored");
+  final Counter payloadsStored =
+      counter("millrace_payloads_stored", "payloads whose object is stored");
   final Counter objectsStored = counter("millrace_objects_stored", "objects stored");
   final Counter bytesStored = counter("millrace_object_bytes_stored", "bytes of objects stored");
   final Counter uploadRetries =
       counter("millrace_upload_retries", "failed upload attempts that were (or will be) retried");
-  final Counter slowDowns = counter("millrace_s3_slowdowns", "store responses 503 SlowDown (every SDK attempt)");
-  final Counter payloadsSpilled = counter("millrace_payloads_spilled", "payloads written to spill/ at shutdown");
-  final Counter payloadsReplayed = counter("millrace_payloads_replayed", "payloads read back from spill/ at start");
+  final Counter slowDowns =
+      counter("millrace_s3_slowdowns", "store responses 503 SlowDown (every SDK attempt)");
+  final Counter payloadsSpilled =
+      counter("millrace_payloads_spilled", "payloads written to spill/ at shutdown");
+  final Counter payloadsReplayed =
+      counter("millrace_payloads_replayed", "payloads read back from spill/ at start");
   final Counter natsPublishFailures =
-      counter("millrace_nats_publish_failures", "requests not admitted because JetStream was unreachable, slow or refused");
+      counter(
+          "millrace_nats_publish_failures",
+          "requests not admitted because JetStream was unreachable, slow or refused");
   final Counter natsReplayed =
-      counter("millrace_nats_replayed_requests", "requests answered as replays of an earlier Idempotency-Key");
+      counter(
+          "millrace_nats_replayed_requests",
+          "requests answered as replays of an earlier Idempotency-Key");
   final Counter natsRedelivered =
-      counter("millrace_nats_redelivered_messages", "messages delivered more than once (a worker died or gave them back)");
-  final Counter natsNaks = counter("millrace_nats_naks", "messages given back to JetStream after a failure");
+      counter(
+          "millrace_nats_redelivered_messages",
+          "messages delivered more than once (a worker died or gave them back)");
+  final Counter natsNaks =
+      counter("millrace_nats_naks", "messages given back to JetStream after a failure");
   final Counter natsDeadLettered =
       counter("millrace_nats_dead_lettered_messages", "messages moved to the dead-letter subject");
   final Counter natsDeadLetteredPayloads =
-      counter("millrace_nats_dead_lettered_payloads", "payloads in messages moved to the dead-letter subject");
+      counter(
+          "millrace_nats_dead_lettered_payloads",
+          "payloads in messages moved to the dead-letter subject");
   final Counter natsAckFailures =
-      counter("millrace_nats_ack_failures", "acks or naks that could not be sent (redelivered later)");
+      counter(
+          "millrace_nats_ack_failures", "acks or naks that could not be sent (redelivered later)");
   final Timer uploadTime =
-      Timer.builder("millrace_upload").description("one successful object upload").register(registry);
+      Timer.builder("millrace_upload")
+          .description("one successful object upload")
+          .register(registry);
   private final ConcurrentHashMap<Integer, Counter> responses = new ConcurrentHashMap<>();
 
   private Counter counter(String name, String help) {
@@ -55,10 +71,11 @@ final class Metrics {
     s3Responses
         .computeIfAbsent(
             status,
-            s -> Counter.builder("millrace_s3_http_responses")
-                .description("HTTP responses from the store, every SDK attempt, by status")
-                .tag("status", Integer.toString(s))
-                .register(registry))
+            s ->
+                Counter.builder("millrace_s3_http_responses")
+                    .description("HTTP responses from the store, every SDK attempt, by status")
+                    .tag("status", Integer.toString(s))
+                    .register(registry))
         .increment();
   }
 
@@ -66,10 +83,11 @@ final class Metrics {
     responses
         .computeIfAbsent(
             status,
-            s -> Counter.builder("millrace_http_responses")
-                .description("HTTP responses by status")
-                .tag("status", Integer.toString(s))
-                .register(registry))
+            s ->
+                Counter.builder("millrace_http_responses")
+                    .description("HTTP responses by status")
+                    .tag("status", Integer.toString(s))
+                    .register(registry))
         .increment();
   }
 

@@ -26,7 +26,9 @@ import java.util.List;
  * <p>Stateless and thread-safe.
  */
 public final class PayloadParser {
-  /** The deepest nesting accepted, counting the {@code {"payloads":[...]}} envelope's two levels. */
+  /**
+   * The deepest nesting accepted, counting the {@code {"payloads":[...]}} envelope's two levels.
+   */
   public static final int MAX_DEPTH = 64;
 
   private static final JsonFactory FACTORY =
@@ -87,8 +89,12 @@ public final class PayloadParser {
         throw new MalformedException("unexpected content after the JSON object");
       }
     } catch (StreamConstraintsException e) {
-      throw new MalformedException("limit exceeded: " + e.getOriginalMessage()
-          + " (nesting at most " + MAX_DEPTH + " levels, envelope included)");
+      throw new MalformedException(
+          "limit exceeded: "
+              + e.getOriginalMessage()
+              + " (nesting at most "
+              + MAX_DEPTH
+              + " levels, envelope included)");
     } catch (IOException e) {
       throw new MalformedException("malformed JSON: " + shortMessage(e));
     }
@@ -126,7 +132,8 @@ public final class PayloadParser {
           }
           out.add(value);
         } catch (StreamConstraintsException e) {
-          throw new MalformedException("line " + line + ": limit exceeded: " + e.getOriginalMessage());
+          throw new MalformedException(
+              "line " + line + ": limit exceeded: " + e.getOriginalMessage());
         } catch (IOException e) {
           throw new MalformedException("line " + line + ": malformed JSON: " + shortMessage(e));
         }
@@ -138,8 +145,8 @@ public final class PayloadParser {
   }
 
   /**
-   * Slices the value whose first token is the parser's current token out of {@code buf}, and
-   * leaves the parser on its last token.
+   * Slices the value whose first token is the parser's current token out of {@code buf}, and leaves
+   * the parser on its last token.
    */
   static byte[] slice(JsonParser p, byte[] buf) throws IOException {
     return slice(p, buf, 0);
@@ -147,7 +154,10 @@ public final class PayloadParser {
 
   static byte[] slice(JsonParser p, byte[] buf, int base) throws IOException {
     JsonToken t = p.currentToken();
-    if (t == null || t == JsonToken.END_ARRAY || t == JsonToken.END_OBJECT || t == JsonToken.FIELD_NAME) {
+    if (t == null
+        || t == JsonToken.END_ARRAY
+        || t == JsonToken.END_OBJECT
+        || t == JsonToken.FIELD_NAME) {
       throw new IOException("expected a JSON value, got " + t);
     }
     int from = base + (int) p.currentTokenLocation().getByteOffset();
@@ -241,9 +251,10 @@ public final class PayloadParser {
   }
 
   private static String shortMessage(IOException e) {
-    String m = e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe
-        ? jpe.getOriginalMessage()
-        : e.getMessage();
+    String m =
+        e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe
+            ? jpe.getOriginalMessage()
+            : e.getMessage();
     if (m == null) {
       return e.getClass().getSimpleName();
     }

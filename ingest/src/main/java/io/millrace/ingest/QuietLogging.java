@@ -17,8 +17,8 @@ import java.time.format.DateTimeFormatter;
 /**
  * Logback's configuration, in code: the service's own INFO lines and everyone else's warnings, on
  * stderr. Found by logback through {@code META-INF/services}; it replaces XML configuration, whose
- * parser alone costs a few hundred milliseconds of start-up. {@code -Dlogback.configurationFile=...}
- * still wins.
+ * parser alone costs a few hundred milliseconds of start-up. {@code
+ * -Dlogback.configurationFile=...} still wins.
  */
 public final class QuietLogging extends ContextAwareBase implements Configurator {
   private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
@@ -56,11 +56,15 @@ public final class QuietLogging extends ContextAwareBase implements Configurator
     @Override
     public String doLayout(ILoggingEvent e) {
       StringBuilder sb = new StringBuilder(128);
-      sb.append(TIME.format(LocalTime.ofInstant(e.getInstant(), ZoneId.systemDefault()))).append(' ')
-          .append(e.getLevel()).append(' ');
+      sb.append(TIME.format(LocalTime.ofInstant(e.getInstant(), ZoneId.systemDefault())))
+          .append(' ')
+          .append(e.getLevel())
+          .append(' ');
       String name = e.getLoggerName();
-      sb.append(name, name.lastIndexOf('.') + 1, name.length()).append(" - ")
-          .append(e.getFormattedMessage()).append('\n');
+      sb.append(name, name.lastIndexOf('.') + 1, name.length())
+          .append(" - ")
+          .append(e.getFormattedMessage())
+          .append('\n');
       if (e.getThrowableProxy() != null) {
         sb.append(ThrowableProxyUtil.asString(e.getThrowableProxy())).append('\n');
       }

@@ -55,13 +55,15 @@ public final class S3Store implements ObjectStore {
             .overrideConfiguration(
                 o ->
                     o.retryStrategy(RetryMode.STANDARD)
-                        .addExecutionInterceptor(new ExecutionInterceptor() {
-                          @Override
-                          public void afterTransmission(
-                              Context.AfterTransmission context, ExecutionAttributes attributes) {
-                            onHttpStatus.accept(context.httpResponse().statusCode());
-                          }
-                        })
+                        .addExecutionInterceptor(
+                            new ExecutionInterceptor() {
+                              @Override
+                              public void afterTransmission(
+                                  Context.AfterTransmission context,
+                                  ExecutionAttributes attributes) {
+                                onHttpStatus.accept(context.httpResponse().statusCode());
+                              }
+                            })
                         .apiCallAttemptTimeout(attemptTimeout)
                         .apiCallTimeout(attemptTimeout.multipliedBy(3)));
     if (endpoint != null) {
@@ -93,8 +95,13 @@ public final class S3Store implements ObjectStore {
   @Override
   public boolean reachable() {
     try {
-      s3.headBucket(b -> b.bucket(bucket).overrideConfiguration(
-          o -> o.apiCallTimeout(Duration.ofSeconds(2)).apiCallAttemptTimeout(Duration.ofSeconds(2))));
+      s3.headBucket(
+          b ->
+              b.bucket(bucket)
+                  .overrideConfiguration(
+                      o ->
+                          o.apiCallTimeout(Duration.ofSeconds(2))
+                              .apiCallAttemptTimeout(Duration.ofSeconds(2))));
       return true;
     } catch (RuntimeException e) {
       return false;

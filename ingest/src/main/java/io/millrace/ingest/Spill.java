@@ -16,12 +16,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Spill files: what shutdown could not store, written as NDJSON under {@code <dataDir>/spill/},
- * one line per payload: {@code {"id":"<id>","at":<epoch-ms>,"payload":<payload as sent>}}.
+ * Spill files: what shutdown could not store, written as NDJSON under {@code <dataDir>/spill/}, one
+ * line per payload: {@code {"id":"<id>","at":<epoch-ms>,"payload":<payload as sent>}}.
  *
- * <p>{@code group-*.ndjson} holds one formed batch (replayed as the same object, same key);
- * {@code queued-*.ndjson} holds payloads not yet in a batch. Files are written to a temporary name,
- * forced to disk, then renamed, so a file is either complete or absent.
+ * <p>{@code group-*.ndjson} holds one formed batch (replayed as the same object, same key); {@code
+ * queued-*.ndjson} holds payloads not yet in a batch. Files are written to a temporary name, forced
+ * to disk, then renamed, so a file is either complete or absent.
  */
 final class Spill {
   private static final JsonFactory FACTORY = new JsonFactory();
@@ -59,7 +59,8 @@ final class Spill {
       n += g.size();
     }
     if (!loose.isEmpty()) {
-      writeFile(dir.resolve("queued-" + runId + "-" + System.currentTimeMillis() + ".ndjson"), loose);
+      writeFile(
+          dir.resolve("queued-" + runId + "-" + System.currentTimeMillis() + ".ndjson"), loose);
       n += loose.size();
     }
     return n;
@@ -68,15 +69,19 @@ final class Spill {
   private static void writeFile(Path file, List<Job> jobs) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (Job j : jobs) {
-      out.write(("{\"id\":\"" + j.id() + "\",\"at\":" + j.admittedAtMillis() + ",\"payload\":")
-          .getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("{\"id\":\"" + j.id() + "\",\"at\":" + j.admittedAtMillis() + ",\"payload\":")
+              .getBytes(StandardCharsets.US_ASCII));
       out.write(j.payload());
       out.write('}');
       out.write('\n');
     }
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     try (FileChannel ch =
-        FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING)) {
       var buf = java.nio.ByteBuffer.wrap(out.toByteArray());
       while (buf.hasRemaining()) {
@@ -101,7 +106,8 @@ final class Spill {
         files.add(f);
       }
     }
-    files.sort((a, b) -> a.path().getFileName().toString().compareTo(b.path().getFileName().toString()));
+    files.sort(
+        (a, b) -> a.path().getFileName().toString().compareTo(b.path().getFileName().toString()));
     return files;
   }
 

@@ -7,9 +7,9 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A spill file read back at start: its jobs, whether they were one formed batch (so they are
- * stored again as the same object, under the same key), and how many are not yet stored. The file
- * is deleted once all its jobs are stored, or once a later spill has taken over its leftovers.
+ * A spill file read back at start: its jobs, whether they were one formed batch (so they are stored
+ * again as the same object, under the same key), and how many are not yet stored. The file is
+ * deleted once all its jobs are stored, or once a later spill has taken over its leftovers.
  */
 final class SpillFile {
   private final Path path;
@@ -50,7 +50,8 @@ final class SpillFile {
     try {
       Files.deleteIfExists(path);
     } catch (IOException e) {
-      // left behind: replayed again next start; keys repeat, so the store is rewritten, not added to
+      // left behind: replayed again next start; keys repeat, so the store is rewritten, not added
+      // to
     }
   }
 }

@@ -3,8 +3,8 @@ package io.millrace.ingest;
 import io.millrace.pipeline.ErrorPolicy;
 import io.millrace.pipeline.Pipeline;
 import io.millrace.pipeline.PipelineStats;
-import io.millrace.pipeline.RunListener;
 import io.millrace.pipeline.RunHandle;
+import io.millrace.pipeline.RunListener;
 import io.millrace.pipeline.StageStats;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -59,13 +59,16 @@ final class Workers {
   private final Metrics metrics;
   private final Runnable onStoreFailure;
   private final Runnable onStoreSuccess;
+
   /** Formed batches not yet stored, by key; spilled as groups if shutdown cannot store them. */
   private final Map<String, Upload> inFlight = new ConcurrentHashMap<>();
+
   private final AtomicInteger uploading = new AtomicInteger();
   private volatile RunHandle<Upload> run;
 
   /** An object to store: its key, bytes, and the jobs it holds. */
-  record Upload(String key, byte[] body, String contentType, List<Job> jobs, AtomicInteger failures) {}
+  record Upload(
+      String key, byte[] body, String contentType, List<Job> jobs, AtomicInteger failures) {}
 
   Workers(
       Config config,
@@ -81,7 +84,10 @@ final class Workers {
     this.onStoreFailure = onStoreFailure;
     this.onStoreSuccess = onStoreSuccess;
     metrics.gauge("millrace_uploads_in_flight", "object uploads in flight", uploading::get);
-    metrics.gauge("millrace_pipeline_retried", "retries counted by the upload stage", () -> stat("upload").retried());
+    metrics.gauge(
+        "millrace_pipeline_retried",
+        "retries counted by the upload stage",
+        () -> stat("upload").retried());
   }
 
   private StageStats stat(String name) {
@@ -103,7 +109,8 @@ final class Workers {
             ? ErrorPolicy.retry(3, Duration.ofMillis(200))
                 .withMaxBackoff(Duration.ofSeconds(2))
                 .orElse(ErrorPolicy.divert((item, e) -> giveBack((Upload) item, e)))
-            : ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50)).withMaxBackoff(Duration.ofSeconds(5));
+            : ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50))
+                .withMaxBackoff(Duration.ofSeconds(5));
     Pipeline<Job> source = Pipeline.from(queue.jobs()).named("queue");
     Pipeline<Upload> uploads;
     if (config.mode() == Config.Mode.BATCHED) {
@@ -131,28 +138,38 @@ final class Workers {
               .onError(retry)
               .named("upload");
     }
-    run = uploads
-        .withListener(new RunListener() {
-          @Override
-          public void onEnd(RunHandle<?> r, PipelineStats stats, Throwable failure) {
-            if (failure != null && !(failure instanceof CancellationException)) {
-              // nothing is stored any more: admission fills up and answers 429, readiness fails
-              LOG.error("the worker pipeline failed; payloads are no longer stored", failure);
-              onStoreFailure.run();
-            }
-          }
-        })
-        .start(u -> {});
+    run =
+        uploads
+            .withListener(
+                new RunListener() {
+                  @Override
+                  public void onEnd(RunHandle<?> r, PipelineStats stats, Throwable failure) {
+                    if (failure != null && !(failure instanceof CancellationException)) {
+                      // nothing is stored any more: admission fills up and answers 429, readiness
+                      // fails
+                      LOG.error(
+                          "the worker pipeline failed; payloads are no longer stored", failure);
+                      onStoreFailure.run();
+                    }
+                  }
+                })
+            .start(u -> {});
   }
 
   private void giveBack(Upload u, Throwable e) {
     inFlight.remove(u.key());
-    LOG.warn("upload of {} failed {} times; its {} payloads go back to the queue: {}", u.key(),
-        u.failures().get(), u.jobs().size(), e.toString());
+    LOG.warn(
+        "upload of {} failed {} times; its {} payloads go back to the queue: {}",
+        u.key(),
+        u.failures().get(),
+        u.jobs().size(),
+        e.toString());
     queue.release(u.jobs(), e);
   }
 
-  /** Cuts a count/age batch further so no object holds more than the byte limit (at least one job). */
+  /**
+   * Cuts a count/age batch further so no object holds more than the byte limit (at least one job).
+   */
   private List<List<Job>> splitByBytes(List<Job> batch) {
     long limit = config.batchMaxBytes();
     List<List<Job>> out = new ArrayList<>(1);
@@ -248,8 +265,8 @@ final class Workers {
   }
 
   /**
-   * Waits for the run to end (the queue's admission must be closed first), at most {@code
-   * timeout}; then cancels it and waits for its threads to end.
+   * Waits for the run to end (the queue's admission must be closed first), at most {@code timeout};
+   * then cancels it and waits for its threads to end.
    *
    * @return whether everything was stored in time
    */
@@ -293,8 +310,8 @@ final class Workers {
   }
 
   /**
-   * Splits what is not stored into formed batches (kept whole, same key on replay) and loose
-   * jobs. Call after the run has ended.
+   * Splits what is not stored into formed batches (kept whole, same key on replay) and loose jobs.
+   * Call after the run has ended.
    */
   Leftovers leftovers() {
     List<Job> unacked = queue.unacknowledged();

@@ -16,15 +16,18 @@ final class BlackHole implements AutoCloseable {
 
   BlackHole() throws IOException {
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    acceptor = Thread.ofVirtual().start(() -> {
-      while (!server.isClosed()) {
-        try {
-          held.add(server.accept());
-        } catch (IOException e) {
-          return;
-        }
-      }
-    });
+    acceptor =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  while (!server.isClosed()) {
+                    try {
+                      held.add(server.accept());
+                    } catch (IOException e) {
+                      return;
+                    }
+                  }
+                });
   }
 
   URI endpoint() {

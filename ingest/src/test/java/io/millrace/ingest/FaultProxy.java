@@ -26,12 +26,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code INTERNAL_ERROR}: the request is read, then {@code 500 InternalError}.
  *   <li>{@code RESET}: the request head is read, then the connection is reset (RST).
  *   <li>{@code STALL}: the request is read and never answered.
- *   <li>{@code REFUSE}: nothing listens: the port is closed until the fault changes, so
- *       connections are refused.
+ *   <li>{@code REFUSE}: nothing listens: the port is closed until the fault changes, so connections
+ *       are refused.
  * </ul>
  */
 final class FaultProxy implements AutoCloseable {
-  enum Fault { NONE, SLOW_DOWN, INTERNAL_ERROR, RESET, STALL, REFUSE }
+  enum Fault {
+    NONE,
+    SLOW_DOWN,
+    INTERNAL_ERROR,
+    RESET,
+    STALL,
+    REFUSE
+  }
 
   private volatile ServerSocket server;
   private final int port;
@@ -97,16 +104,18 @@ final class FaultProxy implements AutoCloseable {
         return;
       }
       open.add(client);
-      Thread.ofVirtual().start(() -> {
-        try {
-          handle(client);
-        } catch (IOException e) {
-          // the client or the fault ended it
-        } finally {
-          open.remove(client);
-          closeQuietly(client);
-        }
-      });
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                try {
+                  handle(client);
+                } catch (IOException e) {
+                  // the client or the fault ended it
+                } finally {
+                  open.remove(client);
+                  closeQuietly(client);
+                }
+              });
     }
   }
 
@@ -136,24 +145,50 @@ final class FaultProxy implements AutoCloseable {
           }
         }
       }
-      case SLOW_DOWN -> answer(client, in, head, 503, "Slow Down", "SlowDown", "Please reduce your request rate.");
-      case INTERNAL_ERROR -> answer(client, in, head, 500, "Internal Server Error", "InternalError",
-          "We encountered an internal error. Please try again.");
-      default -> { }
+      case SLOW_DOWN ->
+          answer(
+              client, in, head, 503, "Slow Down", "SlowDown", "Please reduce your request rate.");
+      case INTERNAL_ERROR ->
+          answer(
+              client,
+              in,
+              head,
+              500,
+              "Internal Server Error",
+              "InternalError",
+              "We encountered an internal error. Please try again.");
+      default -> {}
     }
   }
 
-  private void answer(Socket client, InputStream in, String head, int status, String reason, String code,
-      String message) throws IOException {
+  private void answer(
+      Socket client,
+      InputStream in,
+      String head,
+      int status,
+      String reason,
+      String code,
+      String message)
+      throws IOException {
     String lower = head.toLowerCase(Locale.ROOT);
     if (!lower.contains("expect: 100-continue")) {
       skipBody(in, lower);
     }
-    String xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>"
-        + message + "</Message><RequestId>fault</RequestId></Error>";
+    String xml =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+            + code
+            + "</Code><Message>"
+            + message
+            + "</Message><RequestId>fault</RequestId></Error>";
     byte[] body = xml.getBytes(StandardCharsets.UTF_8);
-    String resp = "HTTP/1.1 " + status + " " + reason + "\r\nContent-Type: application/xml\r\nContent-Length: "
-        + body.length + "\r\nConnection: close\r\n\r\n";
+    String resp =
+        "HTTP/1.1 "
+            + status
+            + " "
+            + reason
+            + "\r\nContent-Type: application/xml\r\nContent-Length: "
+            + body.length
+            + "\r\nConnection: close\r\n\r\n";
     OutputStream out = client.getOutputStream();
     out.write(resp.getBytes(StandardCharsets.ISO_8859_1));
     out.write(body);
@@ -207,8 +242,11 @@ final class FaultProxy implements AutoCloseable {
         return null;
       }
       head.write(b);
-      matched = (b == '\r' && (matched == 0 || matched == 2)) || (b == '\n' && (matched == 1 || matched == 3))
-          ? matched + 1 : (b == '\r' ? 1 : 0);
+      matched =
+          (b == '\r' && (matched == 0 || matched == 2))
+                  || (b == '\n' && (matched == 1 || matched == 3))
+              ? matched + 1
+              : (b == '\r' ? 1 : 0);
     }
     return head.toString(StandardCharsets.ISO_8859_1);
   }

@@ -34,9 +34,11 @@ class HttpContractTest {
   @BeforeAll
   void start(@TempDir Path tmp) throws Exception {
     dir = tmp;
-    service = IngestService.start(TestSupport.config(dir.resolve("main"), Map.of(
-        "MAX_BODY_BYTES", Long.toString(MAX_BODY),
-        "MAX_QUEUE", "1000")));
+    service =
+        IngestService.start(
+            TestSupport.config(
+                dir.resolve("main"),
+                Map.of("MAX_BODY_BYTES", Long.toString(MAX_BODY), "MAX_QUEUE", "1000")));
     port = service.port();
   }
 
@@ -49,8 +51,13 @@ class HttpContractTest {
 
   static void assertProblem(RawHttp.Response r, int status) {
     assertThat(r.status()).as("status of %s", r).isEqualTo(status);
-    assertThat(r.header("content-type")).as("content type of %s", r).isEqualTo("application/problem+json");
-    assertThat(r.text()).contains("\"status\":" + status).contains("\"title\":").contains("\"type\":");
+    assertThat(r.header("content-type"))
+        .as("content type of %s", r)
+        .isEqualTo("application/problem+json");
+    assertThat(r.text())
+        .contains("\"status\":" + status)
+        .contains("\"title\":")
+        .contains("\"type\":");
   }
 
   // ------------------------------------------------------------------ 202
@@ -64,8 +71,11 @@ class HttpContractTest {
 
   @Test
   void charsetParameterAndOtherTopLevelFieldsAreFine() throws Exception {
-    var r = RawHttp.post(port, "application/json; charset=utf-8",
-        utf8("{\"source\":{\"x\":[1]},\"payloads\":[{\"a\":1}],\"n\":2}"));
+    var r =
+        RawHttp.post(
+            port,
+            "application/json; charset=utf-8",
+            utf8("{\"source\":{\"x\":[1]},\"payloads\":[{\"a\":1}],\"n\":2}"));
     assertThat(r.status()).isEqualTo(202);
     assertThat(r.text()).isEqualTo("{\"accepted\":1}");
   }
@@ -79,8 +89,12 @@ class HttpContractTest {
 
   @Test
   void gzipBodyIsAccepted() throws Exception {
-    var r = RawHttp.post(port, JSON, gzip(utf8("{\"payloads\":[{\"z\":\"zipped\"}]}")),
-        Map.of("Content-Encoding", "gzip"));
+    var r =
+        RawHttp.post(
+            port,
+            JSON,
+            gzip(utf8("{\"payloads\":[{\"z\":\"zipped\"}]}")),
+            Map.of("Content-Encoding", "gzip"));
     assertThat(r.status()).isEqualTo(202);
     assertThat(r.text()).isEqualTo("{\"accepted\":1}");
   }
@@ -147,8 +161,12 @@ class HttpContractTest {
   void truncatedBodyIsRejectedAndNothingAdmitted() throws Exception {
     long before = service.queue().payloads() + storedPayloads();
     byte[] body = utf8("{\"payloads\":[{\"a\":1},{\"b\":2}]}");
-    byte[] raw = RawHttp.request("POST", "/v1/payloads",
-        Map.of("Content-Type", JSON, "Content-Length", Integer.toString(body.length + 20)), body);
+    byte[] raw =
+        RawHttp.request(
+            "POST",
+            "/v1/payloads",
+            Map.of("Content-Type", JSON, "Content-Length", Integer.toString(body.length + 20)),
+            body);
     var r = RawHttp.exchange(port, raw, true);
     // the server either answers 400 or closes the connection: never 202
     assertProblem(r, 400);
@@ -158,8 +176,12 @@ class HttpContractTest {
   @Test
   void contentLengthShorterThanTheBodyIs400() throws Exception {
     byte[] body = utf8("{\"payloads\":[{\"a\":1},{\"b\":2}]}");
-    byte[] raw = RawHttp.request("POST", "/v1/payloads",
-        Map.of("Content-Type", JSON, "Content-Length", Integer.toString(body.length - 6)), body);
+    byte[] raw =
+        RawHttp.request(
+            "POST",
+            "/v1/payloads",
+            Map.of("Content-Type", JSON, "Content-Length", Integer.toString(body.length - 6)),
+            body);
     assertProblem(RawHttp.exchange(port, raw, false), 400);
   }
 
@@ -168,17 +190,33 @@ class HttpContractTest {
     byte[] z = gzip(utf8("{\"payloads\":[1,2,3]}"));
     byte[] truncated = java.util.Arrays.copyOf(z, z.length - 6);
     assertProblem(RawHttp.post(port, JSON, truncated, Map.of("Content-Encoding", "gzip")), 400);
-    assertProblem(RawHttp.post(port, JSON, utf8("not gzip at all"), Map.of("Content-Encoding", "gzip")), 400);
+    assertProblem(
+        RawHttp.post(port, JSON, utf8("not gzip at all"), Map.of("Content-Encoding", "gzip")), 400);
   }
 
   @Test
   void malformedRequestLineIs400() throws Exception {
-    var badLength = RawHttp.exchange(port, utf8(
-        "POST /v1/payloads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n"), false);
-    var badHeader = RawHttp.exchange(port, utf8("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"), false);
-    var bothLengths = RawHttp.exchange(port, utf8("POST /v1/payloads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), false);
-    assertThat(java.util.List.of(badLength.status(), badHeader.status(), bothLengths.status())).containsOnly(400);
+    var badLength =
+        RawHttp.exchange(
+            port,
+            utf8(
+                "POST /v1/payloads HTTP/1.1\r\n"
+                    + "Host: x\r\n"
+                    + "Content-Type: application/json\r\n"
+                    + "Content-Length: abc\r\n\r\n"),
+            false);
+    var badHeader =
+        RawHttp.exchange(
+            port, utf8("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"), false);
+    var bothLengths =
+        RawHttp.exchange(
+            port,
+            utf8(
+                "POST /v1/payloads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            false);
+    assertThat(java.util.List.of(badLength.status(), badHeader.status(), bothLengths.status()))
+        .containsOnly(400);
     assertProblem(badLength, 400);
     assertProblem(badHeader, 400);
     assertProblem(bothLengths, 400);
@@ -193,8 +231,12 @@ class HttpContractTest {
 
   @Test
   void hugeHeaderIsRejectedWithAProblem() throws Exception {
-    byte[] raw = RawHttp.request("POST", "/v1/payloads",
-        Map.of("Content-Type", JSON, "X-Big", "a".repeat(64 * 1024)), utf8("{\"payloads\":[1]}"));
+    byte[] raw =
+        RawHttp.request(
+            "POST",
+            "/v1/payloads",
+            Map.of("Content-Type", JSON, "X-Big", "a".repeat(64 * 1024)),
+            utf8("{\"payloads\":[1]}"));
     var r = RawHttp.exchange(port, raw, false);
     assertThat(r.status()).isBetween(400, 431);
     assertThat(r.header("content-type")).isEqualTo("application/problem+json");
@@ -207,10 +249,15 @@ class HttpContractTest {
     var r = RawHttp.get(port, "/v1/payloads");
     assertProblem(r, 405);
     assertThat(r.header("allow")).isEqualTo("POST");
-    var put = RawHttp.exchange(port, RawHttp.request("PUT", "/v1/payloads", Map.of("Content-Type", JSON),
-        utf8("{\"payloads\":[1]}")), false);
+    var put =
+        RawHttp.exchange(
+            port,
+            RawHttp.request(
+                "PUT", "/v1/payloads", Map.of("Content-Type", JSON), utf8("{\"payloads\":[1]}")),
+            false);
     assertProblem(put, 405);
-    var postHealth = RawHttp.exchange(port, RawHttp.request("POST", "/healthz", Map.of(), new byte[0]), false);
+    var postHealth =
+        RawHttp.exchange(port, RawHttp.request("POST", "/healthz", Map.of(), new byte[0]), false);
     assertProblem(postHealth, 405);
     assertThat(postHealth.header("allow")).isEqualTo("GET, HEAD");
   }
@@ -224,7 +271,9 @@ class HttpContractTest {
   void otherContentTypesAre415() throws Exception {
     assertProblem(RawHttp.post(port, "text/plain", utf8("{\"payloads\":[1]}")), 415);
     assertProblem(RawHttp.post(port, null, utf8("{\"payloads\":[1]}")), 415);
-    assertProblem(RawHttp.post(port, JSON, utf8("{\"payloads\":[1]}"), Map.of("Content-Encoding", "br")), 415);
+    assertProblem(
+        RawHttp.post(port, JSON, utf8("{\"payloads\":[1]}"), Map.of("Content-Encoding", "br")),
+        415);
   }
 
   // ------------------------------------------------------------------ 413
@@ -248,7 +297,8 @@ class HttpContractTest {
 
   @Test
   void gzipBombIs413() throws Exception {
-    // 10 MB of one repeated payload compresses to ~10 KB: under the limit compressed, far over it expanded
+    // 10 MB of one repeated payload compresses to ~10 KB: under the limit compressed, far over it
+    // expanded
     StringBuilder sb = new StringBuilder("{\"payloads\":[");
     String p = "\"" + "a".repeat(1000) + "\"";
     for (int i = 0; i < 10_000; i++) {
@@ -286,7 +336,9 @@ class HttpContractTest {
     var m = RawHttp.get(port, "/metrics");
     assertThat(m.status()).isEqualTo(200);
     assertThat(m.header("content-type")).startsWith("text/plain");
-    assertThat(m.text()).contains("millrace_queue_bytes").contains("millrace_payloads_accepted_total")
+    assertThat(m.text())
+        .contains("millrace_queue_bytes")
+        .contains("millrace_payloads_accepted_total")
         .contains("millrace_http_responses_total");
     var o = RawHttp.get(port, "/openapi.yaml");
     assertThat(o.status()).isEqualTo(200);
@@ -314,17 +366,28 @@ class HttpContractTest {
 
   @Test
   void apiKeysGuardV1Only() throws Exception {
-    try (IngestService s = IngestService.start(TestSupport.config(dir.resolve("auth"),
-        Map.of("MILLRACE_API_KEYS", "key-one-123456,key-two-123456")))) {
+    try (IngestService s =
+        IngestService.start(
+            TestSupport.config(
+                dir.resolve("auth"),
+                Map.of("MILLRACE_API_KEYS", "key-one-123456,key-two-123456")))) {
       int p = s.port();
       byte[] body = utf8("{\"payloads\":[1]}");
       var none = RawHttp.post(p, JSON, body);
       assertProblem(none, 401);
       assertThat(none.header("www-authenticate")).startsWith("Bearer");
-      assertProblem(RawHttp.post(p, JSON, body, Map.of("Authorization", "Bearer key-one-12345")), 401);
-      assertProblem(RawHttp.post(p, JSON, body, Map.of("Authorization", "Basic a2V5LW9uZS0xMjM0NTY=")), 401);
-      assertThat(RawHttp.post(p, JSON, body, Map.of("Authorization", "Bearer key-two-123456")).status()).isEqualTo(202);
-      assertThat(RawHttp.post(p, JSON, body, Map.of("Authorization", "bearer key-one-123456")).status()).isEqualTo(202);
+      assertProblem(
+          RawHttp.post(p, JSON, body, Map.of("Authorization", "Bearer key-one-12345")), 401);
+      assertProblem(
+          RawHttp.post(p, JSON, body, Map.of("Authorization", "Basic a2V5LW9uZS0xMjM0NTY=")), 401);
+      assertThat(
+              RawHttp.post(p, JSON, body, Map.of("Authorization", "Bearer key-two-123456"))
+                  .status())
+          .isEqualTo(202);
+      assertThat(
+              RawHttp.post(p, JSON, body, Map.of("Authorization", "bearer key-one-123456"))
+                  .status())
+          .isEqualTo(202);
       assertThat(RawHttp.get(p, "/healthz").status()).isEqualTo(200);
       assertThat(RawHttp.get(p, "/metrics").status()).isEqualTo(200);
       assertThat(RawHttp.get(p, "/readyz").status()).isEqualTo(200);
@@ -334,13 +397,16 @@ class HttpContractTest {
   @Test
   void fullQueueIs429WithRetryAfterAndAdmitsNothing() throws Exception {
     try (BlackHole store = new BlackHole();
-        IngestService s = IngestService.start(
-            TestSupport.config(dir.resolve("full"), Map.of(
-                "MAX_QUEUE", "5",
-                "MILLRACE_S3_ENDPOINT", store.endpoint().toString(),
-                "MILLRACE_S3_TIMEOUT_MS", "60000",
-                "MILLRACE_DRAIN_TIMEOUT_MS", "200")),
-            StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")))) {
+        IngestService s =
+            IngestService.start(
+                TestSupport.config(
+                    dir.resolve("full"),
+                    Map.of(
+                        "MAX_QUEUE", "5",
+                        "MILLRACE_S3_ENDPOINT", store.endpoint().toString(),
+                        "MILLRACE_S3_TIMEOUT_MS", "60000",
+                        "MILLRACE_DRAIN_TIMEOUT_MS", "200")),
+                StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")))) {
       int p = s.port();
       assertThat(RawHttp.post(p, JSON, utf8("{\"payloads\":[1,2,3]}")).status()).isEqualTo(202);
       var full = RawHttp.post(p, JSON, utf8("{\"payloads\":[4,5,6]}"));
@@ -358,15 +424,20 @@ class HttpContractTest {
   void shuttingDownIs503AndReadinessFails() throws Exception {
     try (BlackHole store = new BlackHole()) {
       Path data = dir.resolve("down");
-      IngestService s = IngestService.start(
-          TestSupport.config(data, Map.of(
-              "MILLRACE_S3_ENDPOINT", store.endpoint().toString(),
-              "MILLRACE_S3_TIMEOUT_MS", "60000",
-              "MILLRACE_DRAIN_TIMEOUT_MS", "3000")),
-          StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")));
+      IngestService s =
+          IngestService.start(
+              TestSupport.config(
+                  data,
+                  Map.of(
+                      "MILLRACE_S3_ENDPOINT", store.endpoint().toString(),
+                      "MILLRACE_S3_TIMEOUT_MS", "60000",
+                      "MILLRACE_DRAIN_TIMEOUT_MS", "3000")),
+              StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")));
       int p = s.port();
-      assertThat(RawHttp.post(p, JSON, utf8("{\"payloads\":[{\"keep\":1}]}")).status()).isEqualTo(202);
-      CompletableFuture<IngestService.ShutdownReport> down = CompletableFuture.supplyAsync(s::shutdown);
+      assertThat(RawHttp.post(p, JSON, utf8("{\"payloads\":[{\"keep\":1}]}")).status())
+          .isEqualTo(202);
+      CompletableFuture<IngestService.ShutdownReport> down =
+          CompletableFuture.supplyAsync(s::shutdown);
       long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
       while (RawHttp.get(p, "/readyz").status() != 503 && System.nanoTime() < deadline) {
         Thread.sleep(10);

@@ -18,10 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
  * Worker processes killed with SIGKILL at random moments while load runs lose nothing that was
  * accepted: two ingest and two worker processes share a JetStream work stream (ack wait 3 s, so
  * what a dead worker held is redelivered soon); a random worker is killed after a uniform random
- * 0.2–1.5 s and replaced, {@code millrace.crash.kills} times (4 by default; the full run is
- * {@code -Dmillrace.crash.kills=20}). In the end every accepted payload is in the store. Payloads
- * stored twice (a batch stored, then redelivered because its worker died before the ack) are
- * allowed, counted by the payloads' own ids and printed, not asserted away.
+ * 0.2–1.5 s and replaced, {@code millrace.crash.kills} times (4 by default; the full run is {@code
+ * -Dmillrace.crash.kills=20}). In the end every accepted payload is in the store. Payloads stored
+ * twice (a batch stored, then redelivered because its worker died before the ack) are allowed,
+ * counted by the payloads' own ids and printed, not asserted away.
  *
  * <p>The full run: {@code mvn -pl ingest -am -Dtest=JetStreamCrashTest
  * -Dsurefire.failIfNoSpecifiedTests=false -Dmillrace.crash.kills=20 test}.
@@ -44,8 +44,15 @@ class JetStreamCrashTest {
         long started = System.nanoTime();
 
         // paced, so the load runs as long as the kills do: about 5,000 payloads/s
-        LoadClient load = new LoadClient(ingestPorts, 4, 50, 50_000_000L,
-            "cr" + Long.toString(seed % 1_000_000, 36).replace('-', 'm'), 5_000, Duration.ofSeconds(60));
+        LoadClient load =
+            new LoadClient(
+                ingestPorts,
+                4,
+                50,
+                50_000_000L,
+                "cr" + Long.toString(seed % 1_000_000, 36).replace('-', 'm'),
+                5_000,
+                Duration.ofSeconds(60));
         List<String> killLog = new ArrayList<>();
         try (load) {
           load.start();
@@ -58,8 +65,16 @@ class JetStreamCrashTest {
             long storedBefore = storedSoFar(w);
             long inFlight = ackPending(rig);
             w.kill9();
-            killLog.add(w.name() + " after " + delay + " ms (had stored " + storedBefore + "; messages held by all"
-                + " workers " + inFlight + ")");
+            killLog.add(
+                w.name()
+                    + " after "
+                    + delay
+                    + " ms (had stored "
+                    + storedBefore
+                    + "; messages held by all"
+                    + " workers "
+                    + inFlight
+                    + ")");
             workers.set(victim, rig.startService("worker"));
           }
           load.stop();
@@ -83,23 +98,44 @@ class JetStreamCrashTest {
         Set<String> lost = new HashSet<>(missing);
         dead.forEach(lost::remove);
         String report = stored.report(load.accepted());
-        System.out.printf("JetStreamCrashTest: seed %d, kills %d, accepted %d, stored lines %d, distinct %d,"
-                + " duplicates %d ids (%d extra lines), dead-lettered ids %d, redelivered messages taken by the"
-                + " surviving workers %d; start %d ms, load+kills %d ms,"
-                + " drain %d ms; %s%n  kills: %s%n",
-            seed, kills, load.accepted().size(), stored.lines(), stored.distinct(), stored.duplicates().size(),
-            stored.duplicateLines(), dead.size(), (long) redelivered, (started - t0) / 1_000_000,
-            (loaded - started) / 1_000_000, (drained - loaded) / 1_000_000, load.summary(), killLog);
+        System.out.printf(
+            "JetStreamCrashTest: seed %d, kills %d, accepted %d, stored lines %d, distinct %d,"
+                + " duplicates %d ids (%d extra lines), dead-lettered ids %d, redelivered messages"
+                + " taken by the surviving workers %d; start %d ms, load+kills %d ms, drain %d ms;"
+                + " %s%n  kills: %s%n",
+            seed,
+            kills,
+            load.accepted().size(),
+            stored.lines(),
+            stored.distinct(),
+            stored.duplicates().size(),
+            stored.duplicateLines(),
+            dead.size(),
+            (long) redelivered,
+            (started - t0) / 1_000_000,
+            (loaded - started) / 1_000_000,
+            (drained - loaded) / 1_000_000,
+            load.summary(),
+            killLog);
         if (!stored.duplicates().isEmpty()) {
-          System.out.println("  duplicated ids (id=count, first 20): "
-              + stored.duplicates().entrySet().stream().limit(20).toList());
-          System.out.println("  objects holding them (first + later object: ids): " + stored.duplicatePairs());
+          System.out.println(
+              "  duplicated ids (id=count, first 20): "
+                  + stored.duplicates().entrySet().stream().limit(20).toList());
+          System.out.println(
+              "  objects holding them (first + later object: ids): " + stored.duplicatePairs());
         }
 
-        assertThat(stored.foreign()).as("lines that are not a payload as sent; %s", report).isEmpty();
-        assertThat(lost).as("accepted, neither stored nor dead-lettered (%d); %s", lost.size(), report).isEmpty();
-        assertThat(dead).as("dead-lettered ids (the store was healthy, so none is expected)").isEmpty();
-        assertThat(deadByMetric).as("millrace_nats_dead_lettered_messages_total on the surviving workers")
+        assertThat(stored.foreign())
+            .as("lines that are not a payload as sent; %s", report)
+            .isEmpty();
+        assertThat(lost)
+            .as("accepted, neither stored nor dead-lettered (%d); %s", lost.size(), report)
+            .isEmpty();
+        assertThat(dead)
+            .as("dead-lettered ids (the store was healthy, so none is expected)")
+            .isEmpty();
+        assertThat(deadByMetric)
+            .as("millrace_nats_dead_lettered_messages_total on the surviving workers")
             .isZero();
         assertThat(missing).as("accepted but not stored; %s", report).isEmpty();
       } catch (Throwable t) {
@@ -109,7 +145,9 @@ class JetStreamCrashTest {
     }
   }
 
-  /** {@return messages delivered to workers and not yet acknowledged, -1 if the broker cannot tell} */
+  /**
+   * {@return messages delivered to workers and not yet acknowledged, -1 if the broker cannot tell}
+   */
   static long ackPending(JetStreamRig rig) {
     try {
       return rig.queueState().ackPending();

@@ -33,10 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The JetStream queue against the real nats-server on {@code 127.0.0.1:4222} (each test uses its
- * own stream, deleted afterwards): one message per request, ack only after {@link
- * JobQueue#ack}, idempotency keys, nak and redelivery, dead letters after MaxDeliver, progress
- * signals that keep a held message from being redelivered, the pull budget, and an unreachable
- * broker.
+ * own stream, deleted afterwards): one message per request, ack only after {@link JobQueue#ack},
+ * idempotency keys, nak and redelivery, dead letters after MaxDeliver, progress signals that keep a
+ * held message from being redelivered, the pull budget, and an unreachable broker.
  */
 @Timeout(60)
 class JetStreamJobQueueTest {
@@ -82,7 +81,8 @@ class JetStreamJobQueueTest {
   }
 
   JetStreamJobQueue queue(Config c, Metrics m) throws Exception {
-    JetStreamJobQueue q = new JetStreamJobQueue(c, m, "run" + queues.size(), System::currentTimeMillis);
+    JetStreamJobQueue q =
+        new JetStreamJobQueue(c, m, "run" + queues.size(), System::currentTimeMillis);
     queues.add(q);
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> q.notReadyReason() == null);
     return q;
@@ -120,23 +120,30 @@ class JetStreamJobQueueTest {
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
     JetStreamJobQueue worker = queue(config("worker", Map.of()), m);
 
-    assertThat(ingest.admit(payloads("{\"a\":1}", "[2]", "\"three\""))).isEqualTo(new Admission.Admitted(3));
+    assertThat(ingest.admit(payloads("{\"a\":1}", "[2]", "\"three\"")))
+        .isEqualTo(new Admission.Admitted(3));
     StreamInfo si = info(stream);
     assertThat(si.getStreamState().getMsgCount()).as("one message per request").isEqualTo(1);
     assertThat(si.getConfiguration().getRetentionPolicy()).isEqualTo(RetentionPolicy.WorkQueue);
-    assertThat(info(stream + "_DEAD").getConfiguration().getSubjects()).containsExactly(stream.toLowerCase() + ".dead");
+    assertThat(info(stream + "_DEAD").getConfiguration().getSubjects())
+        .containsExactly(stream.toLowerCase() + ".dead");
 
     List<Job> jobs = take(worker.jobs(), 3);
-    assertThat(jobs).extracting(JetStreamJobQueueTest::text).containsExactly("{\"a\":1}", "[2]", "\"three\"");
+    assertThat(jobs)
+        .extracting(JetStreamJobQueueTest::text)
+        .containsExactly("{\"a\":1}", "[2]", "\"three\"");
     assertThat(jobs.get(0).id()).endsWith("-0");
     assertThat(jobs.get(2).id()).isEqualTo(jobs.get(0).id().replaceAll("-0$", "-2"));
     assertThat(worker.payloads()).isEqualTo(3);
 
     worker.ack(jobs.subList(0, 2));
     Thread.sleep(300);
-    assertThat(info(stream).getStreamState().getMsgCount()).as("not acked while a payload is unstored").isEqualTo(1);
+    assertThat(info(stream).getStreamState().getMsgCount())
+        .as("not acked while a payload is unstored")
+        .isEqualTo(1);
     worker.ack(jobs.subList(2, 3));
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
     assertThat(worker.payloads()).isZero();
     assertThat(worker.bytes()).isZero();
@@ -148,21 +155,25 @@ class JetStreamJobQueueTest {
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
     int threads = 32;
     int perThread = 40;
-    java.util.concurrent.ConcurrentHashMap<String, Boolean> sent = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.concurrent.ConcurrentHashMap<String, Boolean> sent =
+        new java.util.concurrent.ConcurrentHashMap<>();
     List<Thread> ts = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
       int tt = t;
-      ts.add(Thread.ofVirtual().start(() -> {
-        for (int r = 0; r < perThread; r++) {
-          List<byte[]> req = new ArrayList<>();
-          for (int i = 0; i < 3; i++) {
-            String p = "{\"t\":" + tt + ",\"r\":" + r + ",\"i\":" + i + "}";
-            req.add(p.getBytes(StandardCharsets.UTF_8));
-            sent.put(p, true);
-          }
-          assertThat(ingest.admit(req)).isEqualTo(new Admission.Admitted(3));
-        }
-      }));
+      ts.add(
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    for (int r = 0; r < perThread; r++) {
+                      List<byte[]> req = new ArrayList<>();
+                      for (int i = 0; i < 3; i++) {
+                        String p = "{\"t\":" + tt + ",\"r\":" + r + ",\"i\":" + i + "}";
+                        req.add(p.getBytes(StandardCharsets.UTF_8));
+                        sent.put(p, true);
+                      }
+                      assertThat(ingest.admit(req)).isEqualTo(new Admission.Admitted(3));
+                    }
+                  }));
     }
     for (Thread t : ts) {
       assertThat(t.join(Duration.ofSeconds(30))).isTrue();
@@ -180,22 +191,28 @@ class JetStreamJobQueueTest {
         String stem = texts.get(k).substring(0, texts.get(k).length() - 2);
         assertThat(texts.get(k + 1)).isEqualTo(stem + "1}");
         assertThat(texts.get(k + 2)).isEqualTo(stem + "2}");
-        assertThat(all.get(k + 2).id().replaceAll("-\\d+$", "")).isEqualTo(all.get(k).id().replaceAll("-\\d+$", ""));
+        assertThat(all.get(k + 2).id().replaceAll("-\\d+$", ""))
+            .isEqualTo(all.get(k).id().replaceAll("-\\d+$", ""));
       }
     }
     worker.ack(all);
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
-    System.out.println("group commit: " + threads * perThread + " requests in " + messages + " messages");
+    System.out.println(
+        "group commit: " + threads * perThread + " requests in " + messages + " messages");
   }
 
   @Test
   void theSameIdempotencyKeyIsAdmittedOnce() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
-    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1")).isEqualTo(new Admission.Admitted(2));
-    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1")).isEqualTo(new Admission.Replayed(2));
-    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-2")).isEqualTo(new Admission.Admitted(2));
+    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
+        .isEqualTo(new Admission.Admitted(2));
+    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
+        .isEqualTo(new Admission.Replayed(2));
+    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-2"))
+        .isEqualTo(new Admission.Admitted(2));
     assertThat(info(stream).getStreamState().getMsgCount()).isEqualTo(2);
     assertThat(m.natsReplayed.count()).isEqualTo(1.0);
   }
@@ -205,7 +222,8 @@ class JetStreamJobQueueTest {
     Metrics m = new Metrics();
     Config c = config("all", Map.of("MILLRACE_NATS_MAX_DELIVER", "2"));
     JetStreamJobQueue q = queue(c, m);
-    assertThat(q.admit(payloads("{\"poison\":true}", "{\"n\":2}"))).isEqualTo(new Admission.Admitted(2));
+    assertThat(q.admit(payloads("{\"poison\":true}", "{\"n\":2}")))
+        .isEqualTo(new Admission.Admitted(2));
     Iterator<Job> it = q.jobs();
 
     List<Job> first = take(it, 2);
@@ -215,21 +233,27 @@ class JetStreamJobQueueTest {
     List<Job> second = take(it, 2);
     long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
     assertThat(waitedMs).as("nak'ed with a delay").isGreaterThanOrEqualTo(800);
-    assertThat(second).extracting(JetStreamJobQueueTest::text).containsExactly("{\"poison\":true}", "{\"n\":2}");
+    assertThat(second)
+        .extracting(JetStreamJobQueueTest::text)
+        .containsExactly("{\"poison\":true}", "{\"n\":2}");
     assertThat(second.get(0).id()).as("same ids on redelivery").isEqualTo(first.get(0).id());
     assertThat(m.natsRedelivered.count()).isEqualTo(1.0);
 
     q.release(second, new IOException("store still says no")); // the 2nd delivery of 2: dead letter
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream + "_DEAD").getStreamState().getMsgCount() == 1);
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
     assertThat(m.natsDeadLettered.count()).isEqualTo(1.0);
     assertThat(m.natsDeadLetteredPayloads.count()).isEqualTo(2.0);
 
     var raw = admin.jetStreamManagement().getMessage(stream + "_DEAD", 1);
-    assertThat(new String(raw.getData(), StandardCharsets.UTF_8)).isEqualTo("{\"poison\":true}\n{\"n\":2}");
-    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_ERROR)).contains("store still says no");
+    assertThat(new String(raw.getData(), StandardCharsets.UTF_8))
+        .isEqualTo("{\"poison\":true}\n{\"n\":2}");
+    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_ERROR))
+        .contains("store still says no");
     assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_DELIVERIES)).isEqualTo("2");
     assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_COUNT)).isEqualTo("2");
   }
@@ -239,13 +263,22 @@ class JetStreamJobQueueTest {
     Metrics m = new Metrics();
     JetStreamJobQueue q = queue(config("worker", Map.of("MILLRACE_NATS_MAX_DELIVER", "2")), m);
     Iterator<Job> it = q.jobs();
-    Headers h = new Headers().put(JetStreamJobQueue.H_ID, "x").put(JetStreamJobQueue.H_AT, "1")
-        .put(JetStreamJobQueue.H_COUNT, "5"); // says 5, holds 2
-    admin.jetStream().publish(stream.toLowerCase() + ".payloads", h, "{}\n{}".getBytes(StandardCharsets.UTF_8));
-    admin.jetStream().publish(stream.toLowerCase() + ".payloads", "no headers".getBytes(StandardCharsets.UTF_8));
-    Awaitility.await().atMost(Duration.ofSeconds(15))
+    Headers h =
+        new Headers()
+            .put(JetStreamJobQueue.H_ID, "x")
+            .put(JetStreamJobQueue.H_AT, "1")
+            .put(JetStreamJobQueue.H_COUNT, "5"); // says 5, holds 2
+    admin
+        .jetStream()
+        .publish(stream.toLowerCase() + ".payloads", h, "{}\n{}".getBytes(StandardCharsets.UTF_8));
+    admin
+        .jetStream()
+        .publish(stream.toLowerCase() + ".payloads", "no headers".getBytes(StandardCharsets.UTF_8));
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(15))
         .until(() -> info(stream + "_DEAD").getStreamState().getMsgCount() == 2);
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
     assertThat(m.natsDeadLettered.count()).isEqualTo(2.0);
     assertThat(m.natsNaks.count()).as("each nak'ed once before").isEqualTo(2.0);
@@ -265,7 +298,8 @@ class JetStreamJobQueueTest {
     ConsumerInfo ci = admin.jetStreamManagement().getConsumerInfo(stream, "workers");
     assertThat(ci.getRedelivered()).isZero();
     q.ack(held);
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
   }
 
@@ -309,11 +343,15 @@ class JetStreamJobQueueTest {
     long t0 = System.nanoTime();
     JetStreamJobQueue next = queue(c, new Metrics());
     List<Job> again = take(next.jobs(), 2);
-    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("not after the 60 s ack wait")
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+        .as("not after the 60 s ack wait")
         .isLessThan(10_000);
-    assertThat(again).extracting(JetStreamJobQueueTest::text).containsExactly("{\"h\":1}", "{\"h\":2}");
+    assertThat(again)
+        .extracting(JetStreamJobQueueTest::text)
+        .containsExactly("{\"h\":1}", "{\"h\":2}");
     next.ack(again);
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
   }
 
@@ -339,7 +377,8 @@ class JetStreamJobQueueTest {
       }
       assertThat(worker.payloads()).isLessThanOrEqualTo(12L);
     }
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
   }
 
@@ -352,19 +391,27 @@ class JetStreamJobQueueTest {
     q.ack(take(it, 1));
     admin.jetStreamManagement().deleteStream(stream);
     // admission notices, the keeper recreates stream and consumer, the puller carries on
-    Awaitility.await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(15))
+        .pollInterval(Duration.ofMillis(100))
         .until(() -> q.admit(payloads("{\"after\":1}")) instanceof Admission.Admitted);
     Job after = take(it, 1).getFirst();
     assertThat(text(after)).isEqualTo("{\"after\":1}");
     q.ack(List.of(after));
-    Awaitility.await().atMost(Duration.ofSeconds(5))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
   }
 
   @Test
   void nothingOutlivesClose() throws Exception {
-    java.util.function.Supplier<List<String>> natsThreads = () -> Thread.getAllStackTraces().keySet().stream()
-        .filter(Thread::isAlive).map(Thread::getName).filter(n -> n.toLowerCase().contains("nats")).toList();
+    java.util.function.Supplier<List<String>> natsThreads =
+        () ->
+            Thread.getAllStackTraces().keySet().stream()
+                .filter(Thread::isAlive)
+                .map(Thread::getName)
+                .filter(n -> n.toLowerCase().contains("nats"))
+                .toList();
     List<String> before = natsThreads.get();
     JetStreamJobQueue q = queue(config("all", Map.of()), new Metrics());
     Iterator<Job> it = q.jobs();
@@ -376,7 +423,8 @@ class JetStreamJobQueueTest {
     queues.remove(q);
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(q::stopped);
     assertThat(it.hasNext()).isFalse();
-    Awaitility.await().atMost(Duration.ofSeconds(10))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
         .untilAsserted(() -> assertThat(natsThreads.get()).as("client threads").isSubsetOf(before));
 
     // closed while it still cannot reach its broker: the connect loop ends too
@@ -384,8 +432,12 @@ class JetStreamJobQueueTest {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
     }
-    JetStreamJobQueue unreachable = new JetStreamJobQueue(
-        config("all", Map.of("MILLRACE_QUEUE", "nats://127.0.0.1:" + port)), new Metrics(), "r", System::currentTimeMillis);
+    JetStreamJobQueue unreachable =
+        new JetStreamJobQueue(
+            config("all", Map.of("MILLRACE_QUEUE", "nats://127.0.0.1:" + port)),
+            new Metrics(),
+            "r",
+            System::currentTimeMillis);
     Thread.sleep(700);
     unreachable.close();
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(unreachable::stopped);
@@ -394,7 +446,10 @@ class JetStreamJobQueueTest {
   @Test
   void aFrozenBrokerMeans503WithinThePublishTimeoutThenAdmissionRecovers() throws Exception {
     try (NatsServerProcess nats = NatsServerProcess.start(dir.resolve("frozen"))) {
-      Config c = config("ingest", Map.of("MILLRACE_QUEUE", nats.url(), "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", "1000"));
+      Config c =
+          config(
+              "ingest",
+              Map.of("MILLRACE_QUEUE", nats.url(), "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", "1000"));
       JetStreamJobQueue q = queue(c, new Metrics());
       assertThat(q.admit(payloads("{\"warm\":1}"))).isInstanceOf(Admission.Admitted.class);
       nats.pause();
@@ -404,7 +459,8 @@ class JetStreamJobQueueTest {
         long t0 = System.nanoTime();
         for (int i = 0; i < 8; i++) {
           int n = i;
-          answers.add(CompletableFuture.supplyAsync(() -> q.admit(payloads("{\"frozen\":" + n + "}"))));
+          answers.add(
+              CompletableFuture.supplyAsync(() -> q.admit(payloads("{\"frozen\":" + n + "}"))));
         }
         for (CompletableFuture<Admission> a : answers) {
           assertThat(a.get(10, TimeUnit.SECONDS)).isInstanceOf(Admission.Unavailable.class);
@@ -414,7 +470,9 @@ class JetStreamJobQueueTest {
         nats.resume();
       }
       // the slots of the messages that got no ack in time are free again: admission recovers
-      Awaitility.await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(100))
           .until(() -> q.admit(payloads("{\"thawed\":1}")) instanceof Admission.Admitted);
       q.close();
       queues.remove(q);
@@ -431,7 +489,9 @@ class JetStreamJobQueueTest {
     long t0 = System.nanoTime();
     JetStreamJobQueue q = new JetStreamJobQueue(c, new Metrics(), "r", System::currentTimeMillis);
     queues.add(q);
-    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("starts without the broker").isLessThan(5000);
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+        .as("starts without the broker")
+        .isLessThan(5000);
     assertThat(q.notReadyReason()).contains("NATS unreachable");
     Admission a = q.admit(payloads("{}"));
     assertThat(a).isInstanceOf(Admission.Unavailable.class);

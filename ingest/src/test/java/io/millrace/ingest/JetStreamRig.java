@@ -18,8 +18,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * The multi-process set-up of the JetStream tests: a private nats-server, one embedded S3 store in
- * the test JVM (bucket "millrace" created), and service processes of any role started against
- * both. Closing it kills what still runs.
+ * the test JVM (bucket "millrace" created), and service processes of any role started against both.
+ * Closing it kills what still runs.
  */
 final class JetStreamRig implements AutoCloseable {
   static final String BUCKET = "millrace";
@@ -34,7 +34,8 @@ final class JetStreamRig implements AutoCloseable {
   private final List<ServiceProcess> processes = new CopyOnWriteArrayList<>();
   private final AtomicInteger seq = new AtomicInteger();
 
-  private JetStreamRig(Path dir, NatsServerProcess nats, EmbeddedS3 s3, Map<String, String> extraEnv) {
+  private JetStreamRig(
+      Path dir, NatsServerProcess nats, EmbeddedS3 s3, Map<String, String> extraEnv) {
     this.dir = dir;
     this.nats = nats;
     this.s3 = s3;
@@ -126,7 +127,9 @@ final class JetStreamRig implements AutoCloseable {
    * @param timeout at most this long
    */
   void awaitQueueEmpty(Duration timeout) {
-    Awaitility.await("the work stream becomes empty").atMost(timeout).pollInterval(Duration.ofMillis(250))
+    Awaitility.await("the work stream becomes empty")
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(250))
         .ignoreExceptions()
         .until(() -> queueState().empty());
   }

@@ -22,10 +22,10 @@ import java.util.regex.Pattern;
  * Posts unique payloads ({@code {"id":"<prefix>-<n>","pad":"..."}}, about 100 bytes each) in
  * requests of {@code perRequest} payloads from several client threads to a list of ingest ports,
  * round robin; every other request carries an {@code Idempotency-Key}. A request is retried (same
- * body, same key if it has one, next port) after
- * 429, 503, no answer or a connection error, with a short backoff, until it is admitted (202); the
- * ids of admitted requests are what "accepted" means. Any other status is a failure. Every request
- * must be admitted within {@code requestDeadline}, else the load fails.
+ * body, same key if it has one, next port) after 429, 503, no answer or a connection error, with a
+ * short backoff, until it is admitted (202); the ids of admitted requests are what "accepted"
+ * means. Any other status is a failure. Every request must be admitted within {@code
+ * requestDeadline}, else the load fails.
  *
  * <p>The load ends when {@code total} payloads are admitted, or earlier on {@link #stop()} (then
  * requests not yet started are not sent; the one each thread has in hand is still retried to the
@@ -33,7 +33,8 @@ import java.util.regex.Pattern;
  */
 final class LoadClient implements AutoCloseable {
   private static final Pattern ACCEPTED = Pattern.compile("\"accepted\"\\s*:\\s*(\\d+)");
-  private static final String PAD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  private static final String PAD_CHARS =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
   private final List<Integer> ports;
   private final int threads;
@@ -67,8 +68,14 @@ final class LoadClient implements AutoCloseable {
    * @param payloadsPerSecond pace of request starts over all threads; 0 for as fast as admitted
    * @param requestDeadline how long one request may take to be admitted, retries included
    */
-  LoadClient(List<Integer> ports, int threads, int perRequest, long total, String prefix,
-      double payloadsPerSecond, Duration requestDeadline) {
+  LoadClient(
+      List<Integer> ports,
+      int threads,
+      int perRequest,
+      long total,
+      String prefix,
+      double payloadsPerSecond,
+      Duration requestDeadline) {
     this.ports = List.copyOf(ports);
     this.threads = threads;
     this.perRequest = perRequest;
@@ -83,7 +90,9 @@ final class LoadClient implements AutoCloseable {
     return prefix + "-" + n;
   }
 
-  /** {@return payload n exactly as sent: compact JSON, about 100 bytes, derived from its id alone} */
+  /**
+   * {@return payload n exactly as sent: compact JSON, about 100 bytes, derived from its id alone}
+   */
   static String payload(String id) {
     StringBuilder pad = new StringBuilder(80);
     long h = (id.hashCode() | 1L) * 0x9E3779B97F4A7C15L;
@@ -150,7 +159,8 @@ final class LoadClient implements AutoCloseable {
     byte[] bytes = utf8(body.append("]}").toString());
     // every other request carries a key: keyed requests are published alone, the others share
     // messages (group commit), so both admission paths run under the load
-    Map<String, String> headers = r % 2 == 1 ? Map.of("Idempotency-Key", prefix + "-r" + r) : Map.of();
+    Map<String, String> headers =
+        r % 2 == 1 ? Map.of("Idempotency-Key", prefix + "-r" + r) : Map.of();
     long deadline = System.nanoTime() + requestDeadline.toNanos();
     for (int attempt = 0; ; attempt++) {
       if (!failures.isEmpty() || closed.get()) {
@@ -169,8 +179,15 @@ final class LoadClient implements AutoCloseable {
       if (status == 202) {
         Matcher m = ACCEPTED.matcher(resp.text());
         if (!m.find() || Integer.parseInt(m.group(1)) != ids.size()) {
-          throw new AssertionError("request " + r + " to port " + port + ": 202 without \"accepted\":" + ids.size()
-              + ": " + resp.text());
+          throw new AssertionError(
+              "request "
+                  + r
+                  + " to port "
+                  + port
+                  + ": 202 without \"accepted\":"
+                  + ids.size()
+                  + ": "
+                  + resp.text());
         }
         if (resp.text().contains("\"replayed\":true")) {
           replayedRequests.increment();
@@ -189,8 +206,16 @@ final class LoadClient implements AutoCloseable {
         throw new AssertionError("request " + r + " to port " + port + " answered " + resp);
       }
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("request " + r + " not admitted within " + requestDeadline + " (" + (attempt + 1)
-            + " attempts, last answer " + (resp == null ? "a connection error" : resp) + ")");
+        throw new AssertionError(
+            "request "
+                + r
+                + " not admitted within "
+                + requestDeadline
+                + " ("
+                + (attempt + 1)
+                + " attempts, last answer "
+                + (resp == null ? "a connection error" : resp)
+                + ")");
       }
       Thread.sleep(Math.min(200, 10L * (attempt + 1)) + ThreadLocalRandom.current().nextInt(10));
     }
@@ -223,7 +248,8 @@ final class LoadClient implements AutoCloseable {
   void checkNoFailure() {
     Throwable f = failures.peek();
     if (f != null) {
-      AssertionError e = new AssertionError("the load failed: " + f.getMessage() + "; " + summary(), f);
+      AssertionError e =
+          new AssertionError("the load failed: " + f.getMessage() + "; " + summary(), f);
       failures.stream().skip(1).forEach(e::addSuppressed);
       throw e;
     }
@@ -265,8 +291,15 @@ final class LoadClient implements AutoCloseable {
   String summary() {
     Map<Integer, Long> s = new java.util.TreeMap<>();
     statuses.forEach((k, v) -> s.put(k, v.sum()));
-    return "accepted " + accepted.size() + " payloads in " + admittedRequests.sum() + " requests ("
-        + replayedRequests.sum() + " replayed), answers by status " + s + ", connection errors "
+    return "accepted "
+        + accepted.size()
+        + " payloads in "
+        + admittedRequests.sum()
+        + " requests ("
+        + replayedRequests.sum()
+        + " replayed), answers by status "
+        + s
+        + ", connection errors "
         + connectionErrors.sum();
   }
 

@@ -53,14 +53,18 @@ final class NatsServerProcess implements AutoCloseable {
    */
   static NatsServerProcess start(Path dir) throws Exception {
     String configured = System.getenv("MILLRACE_NATS_SERVER");
-    Path binary = Path.of(configured != null && !configured.isBlank() ? configured : "/usr/sbin/nats-server");
+    Path binary =
+        Path.of(configured != null && !configured.isBlank() ? configured : "/usr/sbin/nats-server");
     if (!Files.isExecutable(binary)) {
-      throw new AssertionError("these tests need nats-server (with JetStream) but " + binary
-          + " is not an executable file; install it (Debian: apt-get install nats-server) or set"
-          + " MILLRACE_NATS_SERVER to its path");
+      throw new AssertionError(
+          "these tests need nats-server (with JetStream) but "
+              + binary
+              + " is not an executable file; install it (Debian: apt-get install nats-server) or"
+              + " set MILLRACE_NATS_SERVER to its path");
     }
     Path store = Files.createDirectories(dir.resolve("store"));
-    NatsServerProcess n = new NatsServerProcess(binary, store, dir.resolve("nats-server.log"), freePort());
+    NatsServerProcess n =
+        new NatsServerProcess(binary, store, dir.resolve("nats-server.log"), freePort());
     n.launch();
     return n;
   }
@@ -74,8 +78,16 @@ final class NatsServerProcess implements AutoCloseable {
 
   private void launch() throws Exception {
     starts++;
-    ProcessBuilder pb = new ProcessBuilder(binary.toString(), "-a", "127.0.0.1", "-p", Integer.toString(port),
-        "-js", "-sd", storeDir.toString());
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            binary.toString(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            Integer.toString(port),
+            "-js",
+            "-sd",
+            storeDir.toString());
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
     Process p = pb.start();
@@ -85,7 +97,13 @@ final class NatsServerProcess implements AutoCloseable {
     long deadline = System.nanoTime() + START.toNanos();
     while (true) {
       if (!p.isAlive()) {
-        throw new AssertionError("nats-server exited with " + p.exitValue() + " at start " + starts + "; log:\n" + log());
+        throw new AssertionError(
+            "nats-server exited with "
+                + p.exitValue()
+                + " at start "
+                + starts
+                + "; log:\n"
+                + log());
       }
       try (Socket s = new Socket()) {
         s.connect(new InetSocketAddress("127.0.0.1", port), 200);
@@ -93,8 +111,13 @@ final class NatsServerProcess implements AutoCloseable {
       } catch (IOException notYet) {
         if (System.nanoTime() > deadline) {
           p.destroyForcibly();
-          throw new AssertionError("nats-server did not accept connections on " + port + " within " + START
-              + "; log:\n" + log());
+          throw new AssertionError(
+              "nats-server did not accept connections on "
+                  + port
+                  + " within "
+                  + START
+                  + "; log:\n"
+                  + log());
         }
         Thread.sleep(20);
       }
@@ -170,7 +193,9 @@ final class NatsServerProcess implements AutoCloseable {
     removeHook();
   }
 
-  /** Starts the server again on the same port with the same store, so streams and consumers survive. */
+  /**
+   * Starts the server again on the same port with the same store, so streams and consumers survive.
+   */
   void restart() throws Exception {
     if (isAlive()) {
       throw new IllegalStateException("nats-server is still running");
@@ -202,8 +227,12 @@ final class NatsServerProcess implements AutoCloseable {
   // ---- looking into JetStream from the test ----
 
   private Connection connect() throws IOException, InterruptedException {
-    Options o = Options.builder().server(url()).connectionTimeout(Duration.ofSeconds(2)).noReconnect()
-        .build();
+    Options o =
+        Options.builder()
+            .server(url())
+            .connectionTimeout(Duration.ofSeconds(2))
+            .noReconnect()
+            .build();
     return Nats.connect(o);
   }
 
@@ -226,7 +255,8 @@ final class NatsServerProcess implements AutoCloseable {
       JetStreamManagement jsm = c.jetStreamManagement();
       StreamState s = jsm.getStreamInfo(stream).getStreamState();
       ConsumerInfo ci = jsm.getConsumerInfo(stream, consumer);
-      return new QueueState(s.getMsgCount(), ci.getNumPending(), ci.getNumAckPending(), ci.getRedelivered());
+      return new QueueState(
+          s.getMsgCount(), ci.getNumPending(), ci.getNumAckPending(), ci.getRedelivered());
     }
   }
 

@@ -15,15 +15,20 @@ class PayloadParserTest {
 
   @Test
   void slicesEachPayloadAsSentAndCompact() throws Exception {
-    String body = "{ \"meta\": {\"x\": [1, 2]},\n \"payloads\" : [ {\"a\" : \"b c\"} , [ 1,2 ] ,\"s\\\" t\", -1.50e3, true,null,{} ] }";
+    String body =
+        "{ \"meta\": {\"x\": [1, 2]},\n"
+            + " \"payloads\" : [ {\"a\" : \"b c\"} , [ 1,2 ] ,\"s\\\" t\", -1.50e3, true,null,{} ]"
+            + " }";
     assertThat(texts(PayloadParser.parseEnvelope(utf8(body))))
-        .containsExactly("{\"a\":\"b c\"}", "[1,2]", "\"s\\\" t\"", "-1.50e3", "true", "null", "{}");
+        .containsExactly(
+            "{\"a\":\"b c\"}", "[1,2]", "\"s\\\" t\"", "-1.50e3", "true", "null", "{}");
   }
 
   @Test
   void ndjsonLinesAreSlicedAtTheirOwnOffsets() throws Exception {
     String body = "{\"a\": 1}\n\n  [1, 2]  \r\n\"x\"\n42";
-    assertThat(texts(PayloadParser.parseNdjson(utf8(body)))).containsExactly("{\"a\":1}", "[1,2]", "\"x\"", "42");
+    assertThat(texts(PayloadParser.parseNdjson(utf8(body))))
+        .containsExactly("{\"a\":1}", "[1,2]", "\"x\"", "42");
   }
 
   @Test
@@ -36,7 +41,8 @@ class PayloadParserTest {
   void rejectsWhatIsNotOneDocument() {
     assertThatThrownBy(() -> PayloadParser.parseEnvelope(utf8("{\"payloads\":[1]}{}")))
         .isInstanceOf(PayloadParser.MalformedException.class);
-    assertThatThrownBy(() -> PayloadParser.parseEnvelope(utf8("{\"payloads\":[1],\"payloads\":[2]}")))
+    assertThatThrownBy(
+            () -> PayloadParser.parseEnvelope(utf8("{\"payloads\":[1],\"payloads\":[2]}")))
         .isInstanceOf(PayloadParser.MalformedException.class);
     assertThatThrownBy(() -> PayloadParser.parseEnvelope(utf8("")))
         .isInstanceOf(PayloadParser.MalformedException.class);

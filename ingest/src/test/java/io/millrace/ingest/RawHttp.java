@@ -13,8 +13,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * An HTTP/1.1 client on a raw socket, so tests can send exactly the bytes they mean (wrong
- * lengths, truncated bodies, huge headers) and read exactly what comes back.
+ * An HTTP/1.1 client on a raw socket, so tests can send exactly the bytes they mean (wrong lengths,
+ * truncated bodies, huge headers) and read exactly what comes back.
  */
 final class RawHttp {
   private RawHttp() {}
@@ -41,8 +41,9 @@ final class RawHttp {
     boolean hasLength = false;
     for (var e : headers.entrySet()) {
       sb.append(e.getKey()).append(": ").append(e.getValue()).append("\r\n");
-      hasLength |= e.getKey().equalsIgnoreCase("content-length")
-          || e.getKey().equalsIgnoreCase("transfer-encoding");
+      hasLength |=
+          e.getKey().equalsIgnoreCase("content-length")
+              || e.getKey().equalsIgnoreCase("transfer-encoding");
     }
     if (!hasLength && body != null) {
       sb.append("Content-Length: ").append(body.length).append("\r\n");
@@ -110,11 +111,12 @@ final class RawHttp {
           throw new IOException("connection closed inside the response head: " + head);
         }
         head.write(b);
-        state = switch (state) {
-          case 0, 2 -> b == '\r' ? state + 1 : 0;
-          case 1, 3 -> b == '\n' ? state + 1 : (b == '\r' ? 1 : 0);
-          default -> 0;
-        };
+        state =
+            switch (state) {
+              case 0, 2 -> b == '\r' ? state + 1 : 0;
+              case 1, 3 -> b == '\n' ? state + 1 : (b == '\r' ? 1 : 0);
+              default -> 0;
+            };
       }
     } catch (SocketTimeoutException e) {
       throw new IOException("no response within the timeout", e);
@@ -130,7 +132,9 @@ final class RawHttp {
     for (int i = 1; i < lines.length; i++) {
       int c = lines[i].indexOf(':');
       if (c > 0) {
-        headers.put(lines[i].substring(0, c).trim().toLowerCase(Locale.ROOT), lines[i].substring(c + 1).trim());
+        headers.put(
+            lines[i].substring(0, c).trim().toLowerCase(Locale.ROOT),
+            lines[i].substring(c + 1).trim());
       }
     }
     byte[] body;

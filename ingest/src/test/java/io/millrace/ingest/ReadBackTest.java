@@ -3,6 +3,7 @@ package io.millrace.ingest;
 import static io.millrace.ingest.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.pipeline.NoLeakedRunThreads;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +16,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import io.millrace.pipeline.NoLeakedRunThreads;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -39,14 +39,21 @@ class ReadBackTest {
   static Sample sample(int client, int request, int i) {
     String id = client + "-" + request + "-" + i;
     return switch (i % 5) {
-      case 0 -> new Sample("{ \"id\" : \"" + id + "\", \"n\": [1, 2.50, -3e2] }",
-          "{\"id\":\"" + id + "\",\"n\":[1,2.50,-3e2]}");
-      case 1 -> new Sample("{\"id\":\"" + id + "\",\"s\":\"spaces  inside \\\" \\\\ \\n kept\"}",
-          "{\"id\":\"" + id + "\",\"s\":\"spaces  inside \\\" \\\\ \\n kept\"}");
-      case 2 -> new Sample("[\"" + id + "\", {\"u\": \"é😀 ü\"}]", "[\"" + id + "\",{\"u\":\"é😀 ü\"}]");
+      case 0 ->
+          new Sample(
+              "{ \"id\" : \"" + id + "\", \"n\": [1, 2.50, -3e2] }",
+              "{\"id\":\"" + id + "\",\"n\":[1,2.50,-3e2]}");
+      case 1 ->
+          new Sample(
+              "{\"id\":\"" + id + "\",\"s\":\"spaces  inside \\\" \\\\ \\n kept\"}",
+              "{\"id\":\"" + id + "\",\"s\":\"spaces  inside \\\" \\\\ \\n kept\"}");
+      case 2 ->
+          new Sample("[\"" + id + "\", {\"u\": \"é😀 ü\"}]", "[\"" + id + "\",{\"u\":\"é😀 ü\"}]");
       case 3 -> new Sample("\"" + id + " plain string\"", "\"" + id + " plain string\"");
-      default -> new Sample("{\"id\":\"" + id + "\",\"deep\":{\"a\":{\"b\":{\"c\":[true,false,null]}}}}",
-          "{\"id\":\"" + id + "\",\"deep\":{\"a\":{\"b\":{\"c\":[true,false,null]}}}}");
+      default ->
+          new Sample(
+              "{\"id\":\"" + id + "\",\"deep\":{\"a\":{\"b\":{\"c\":[true,false,null]}}}}",
+              "{\"id\":\"" + id + "\",\"deep\":{\"a\":{\"b\":{\"c\":[true,false,null]}}}}");
     };
   }
 
@@ -56,37 +63,64 @@ class ReadBackTest {
     int clients = 4;
     int requests = mode.equals("batched") ? 60 : 15;
     int perRequest = 10;
-    try (IngestService s = IngestService.start(TestSupport.config(dir, Map.of(
-        "MILLRACE_MODE", mode,
-        "MILLRACE_BATCH_MAX_PAYLOADS", "50",
-        "MILLRACE_BATCH_MAX_BYTES", "4096",
-        "MAX_WORKERS", "8")))) {
+    try (IngestService s =
+        IngestService.start(
+            TestSupport.config(
+                dir,
+                Map.of(
+                    "MILLRACE_MODE", mode,
+                    "MILLRACE_BATCH_MAX_PAYLOADS", "50",
+                    "MILLRACE_BATCH_MAX_BYTES", "4096",
+                    "MAX_WORKERS", "8")))) {
       int port = s.port();
       Set<String> expected = ConcurrentHashMap.newKeySet();
       ExecutorService pool = Executors.newFixedThreadPool(clients);
       List<Future<?>> futures = new ArrayList<>();
       for (int c = 0; c < clients; c++) {
         int client = c;
-        futures.add(pool.submit(() -> {
-          for (int r = 0; r < requests; r++) {
-            List<Sample> samples = new ArrayList<>();
-            for (int i = 0; i < perRequest; i++) {
-              samples.add(sample(client, r, i));
-            }
-            RawHttp.Response resp = switch (r % 3) {
-              case 0 -> RawHttp.post(port, "application/json", utf8("{\"payloads\": [\n  "
-                  + String.join(",\n  ", samples.stream().map(Sample::sent).toList()) + "\n]}"));
-              case 1 -> RawHttp.post(port, "application/x-ndjson",
-                  utf8(String.join("\n", samples.stream().map(Sample::sent).toList()) + "\n"));
-              default -> RawHttp.post(port, "application/json", TestSupport.gzip(utf8("{\"payloads\":["
-                  + String.join(",", samples.stream().map(Sample::sent).toList()) + "]}")),
-                  Map.of("Content-Encoding", "gzip"));
-            };
-            assertThat(resp.status()).as("%s", resp).isEqualTo(202);
-            samples.forEach(x -> expected.add(x.stored()));
-          }
-          return null;
-        }));
+        futures.add(
+            pool.submit(
+                () -> {
+                  for (int r = 0; r < requests; r++) {
+                    List<Sample> samples = new ArrayList<>();
+                    for (int i = 0; i < perRequest; i++) {
+                      samples.add(sample(client, r, i));
+                    }
+                    RawHttp.Response resp =
+                        switch (r % 3) {
+                          case 0 ->
+                              RawHttp.post(
+                                  port,
+                                  "application/json",
+                                  utf8(
+                                      "{\"payloads\": [\n  "
+                                          + String.join(
+                                              ",\n  ", samples.stream().map(Sample::sent).toList())
+                                          + "\n]}"));
+                          case 1 ->
+                              RawHttp.post(
+                                  port,
+                                  "application/x-ndjson",
+                                  utf8(
+                                      String.join("\n", samples.stream().map(Sample::sent).toList())
+                                          + "\n"));
+                          default ->
+                              RawHttp.post(
+                                  port,
+                                  "application/json",
+                                  TestSupport.gzip(
+                                      utf8(
+                                          "{\"payloads\":["
+                                              + String.join(
+                                                  ",", samples.stream().map(Sample::sent).toList())
+                                              + "]}")),
+                                  Map.of("Content-Encoding", "gzip"));
+                        };
+                    assertThat(resp.status()).as("%s", resp).isEqualTo(202);
+                    samples.forEach(x -> expected.add(x.stored()));
+                  }
+                  return null;
+                }));
       }
       for (Future<?> f : futures) {
         f.get();
@@ -94,7 +128,9 @@ class ReadBackTest {
       pool.shutdown();
       int total = clients * requests * perRequest;
       assertThat(expected).hasSize(total);
-      Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50))
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(90))
+          .pollInterval(Duration.ofMillis(50))
           .until(() -> s.queue().payloads() == 0);
 
       try (S3Client s3 = TestSupport.client(s.embeddedStore())) {
@@ -104,20 +140,23 @@ class ReadBackTest {
         assertThat(counts.values()).containsOnly(1);
         Set<String> keys = new HashSet<>(objects.keySet());
         if (mode.equals("batched")) {
-          assertThat(keys).allMatch(k -> TestSupport.BATCH_KEY.matcher(k).matches(), "batch key layout");
+          assertThat(keys)
+              .allMatch(k -> TestSupport.BATCH_KEY.matcher(k).matches(), "batch key layout");
           for (var e : objects.entrySet()) {
             List<String> lines = e.getValue();
             assertThat(lines.size()).isBetween(1, 50);
             // the key names the first payload's id and the count
             assertThat(e.getKey()).endsWith("-" + lines.size() + ".ndjson.gz");
-            long bytes = lines.stream().mapToLong(l -> l.getBytes(StandardCharsets.UTF_8).length + 1).sum();
+            long bytes =
+                lines.stream().mapToLong(l -> l.getBytes(StandardCharsets.UTF_8).length + 1).sum();
             if (lines.size() > 1) {
               assertThat(bytes).isLessThanOrEqualTo(4096);
             }
           }
           assertThat(objects.size()).isLessThan(total / 4); // batching did batch
         } else {
-          assertThat(keys).allMatch(k -> TestSupport.SINGLE_KEY.matcher(k).matches(), "per-payload key layout");
+          assertThat(keys)
+              .allMatch(k -> TestSupport.SINGLE_KEY.matcher(k).matches(), "per-payload key layout");
           assertThat(objects).hasSize(total);
         }
       }

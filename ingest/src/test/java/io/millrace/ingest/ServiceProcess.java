@@ -25,7 +25,8 @@ final class ServiceProcess implements AutoCloseable {
   private final Path stderr;
   private final Thread hook;
 
-  private ServiceProcess(String name, Process process, int port, Path stdout, Path stderr, Thread hook) {
+  private ServiceProcess(
+      String name, Process process, int port, Path stdout, Path stderr, Thread hook) {
     this.name = name;
     this.process = process;
     this.port = port;
@@ -48,8 +49,13 @@ final class ServiceProcess implements AutoCloseable {
     Files.createDirectories(dir);
     Path out = dir.resolve(name + ".out");
     Path err = dir.resolve(name + ".err");
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-        "io.millrace.ingest.Main");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            java,
+            "-Xmx256m",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "io.millrace.ingest.Main");
     pb.environment().putAll(env);
     pb.redirectOutput(out.toFile());
     pb.redirectError(err.toFile());
@@ -65,9 +71,17 @@ final class ServiceProcess implements AutoCloseable {
       if (!p.isAlive() || System.nanoTime() > deadline) {
         p.destroyForcibly();
         p.waitFor(10, TimeUnit.SECONDS);
-        String why = p.isAlive() ? "did not print its port within " + START : "exited with " + p.exitValue();
-        throw new AssertionError("service " + name + " " + why + "; stdout:\n" + Files.readString(out)
-            + "\nstderr:\n" + Files.readString(err));
+        String why =
+            p.isAlive() ? "did not print its port within " + START : "exited with " + p.exitValue();
+        throw new AssertionError(
+            "service "
+                + name
+                + " "
+                + why
+                + "; stdout:\n"
+                + Files.readString(out)
+                + "\nstderr:\n"
+                + Files.readString(err));
       }
       Thread.sleep(20);
     }

@@ -45,26 +45,35 @@ class SigtermTest {
   Child startChild(Map<String, String> env) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path err = Files.createTempFile(dir, "child", ".err");
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-        "io.millrace.ingest.Main");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            java,
+            "-Xmx256m",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "io.millrace.ingest.Main");
     pb.environment().putAll(env);
     pb.redirectError(err.toFile());
     Process p = pb.start();
     CompletableFuture<Integer> port = new CompletableFuture<>();
-    Thread.ofVirtual().start(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null) {
-          Matcher m = LISTENING.matcher(line);
-          if (m.find()) {
-            port.complete(Integer.parseInt(m.group(1)));
-          }
-        }
-      } catch (IOException e) {
-        // child gone
-      }
-      port.completeExceptionally(new IllegalStateException("the child printed no port"));
-    });
+    Thread.ofVirtual()
+        .start(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                  Matcher m = LISTENING.matcher(line);
+                  if (m.find()) {
+                    port.complete(Integer.parseInt(m.group(1)));
+                  }
+                }
+              } catch (IOException e) {
+                // child gone
+              }
+              port.completeExceptionally(new IllegalStateException("the child printed no port"));
+            });
     try {
       return new Child(p, port.get(30, TimeUnit.SECONDS), err);
     } catch (Exception e) {
@@ -100,32 +109,42 @@ class SigtermTest {
       List<Thread> clients = new ArrayList<>();
       for (int t = 0; t < 3; t++) {
         int client = t;
-        clients.add(Thread.ofPlatform().start(() -> {
-          while (!stop.get()) {
-            int r = seq.incrementAndGet();
-            List<String> ps = new ArrayList<>();
-            for (int i = 0; i < 10; i++) {
-              ps.add("{\"c\":" + client + ",\"r\":" + r + ",\"i\":" + i + "}");
-            }
-            try {
-              var resp = RawHttp.post(first.port(), "application/json",
-                  utf8("{\"payloads\":[" + String.join(",", ps) + "]}"));
-              if (resp.status() == 202) {
-                accepted.addAll(ps);
-              } else if (resp.status() != 503 && resp.status() != 429 && resp.status() != -1) {
-                throw new AssertionError("unexpected " + resp);
-              }
-            } catch (IOException e) {
-              // the child has stopped listening
-            }
-          }
-        }));
+        clients.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      while (!stop.get()) {
+                        int r = seq.incrementAndGet();
+                        List<String> ps = new ArrayList<>();
+                        for (int i = 0; i < 10; i++) {
+                          ps.add("{\"c\":" + client + ",\"r\":" + r + ",\"i\":" + i + "}");
+                        }
+                        try {
+                          var resp =
+                              RawHttp.post(
+                                  first.port(),
+                                  "application/json",
+                                  utf8("{\"payloads\":[" + String.join(",", ps) + "]}"));
+                          if (resp.status() == 202) {
+                            accepted.addAll(ps);
+                          } else if (resp.status() != 503
+                              && resp.status() != 429
+                              && resp.status() != -1) {
+                            throw new AssertionError("unexpected " + resp);
+                          }
+                        } catch (IOException e) {
+                          // the child has stopped listening
+                        }
+                      }
+                    }));
       }
       Thread.sleep(1200); // stored as it goes
       proxy.fault(FaultProxy.Fault.STALL); // from here on nothing gets stored
       Thread.sleep(1000);
       first.process().destroy(); // SIGTERM
-      assertThat(first.process().waitFor(40, TimeUnit.SECONDS)).as("child exits after SIGTERM").isTrue();
+      assertThat(first.process().waitFor(40, TimeUnit.SECONDS))
+          .as("child exits after SIGTERM")
+          .isTrue();
       stop.set(true);
       for (Thread c : clients) {
         c.join(30_000);
@@ -143,14 +162,19 @@ class SigtermTest {
       // restart with the store healthy: the spill is replayed and stored
       proxy.fault(FaultProxy.Fault.NONE);
       Child second = startChild(env);
-      Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(200))
           .until(() -> metric(second.port(), "millrace_queue_payloads") == 0);
       assertThat(metric(second.port(), "millrace_payloads_replayed_total")).isGreaterThan(0);
-      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
-        try (var files = Files.list(spill)) {
-          return files.findAny().isEmpty();
-        }
-      });
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> {
+                try (var files = Files.list(spill)) {
+                  return files.findAny().isEmpty();
+                }
+              });
       second.process().destroy();
       assertThat(second.process().waitFor(40, TimeUnit.SECONDS)).isTrue();
       assertThat(Files.readString(second.stderr())).contains("0 spilled");

@@ -3,6 +3,7 @@ package io.millrace.ingest;
 import static io.millrace.ingest.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.pipeline.NoLeakedRunThreads;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,7 +11,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import io.millrace.pipeline.NoLeakedRunThreads;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -36,14 +36,17 @@ class SpillReplayTest {
     Set<String> expected = new HashSet<>();
     IngestService.ShutdownReport report;
     try (BlackHole down = new BlackHole()) {
-      IngestService first = IngestService.start(
-          TestSupport.config(dir, Map.of(
-              "MILLRACE_MODE", mode,
-              "MILLRACE_BATCH_MAX_PAYLOADS", "7",
-              "MILLRACE_S3_ENDPOINT", down.endpoint().toString(),
-              "MILLRACE_S3_TIMEOUT_MS", "60000",
-              "MILLRACE_DRAIN_TIMEOUT_MS", "500")),
-          StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")));
+      IngestService first =
+          IngestService.start(
+              TestSupport.config(
+                  dir,
+                  Map.of(
+                      "MILLRACE_MODE", mode,
+                      "MILLRACE_BATCH_MAX_PAYLOADS", "7",
+                      "MILLRACE_S3_ENDPOINT", down.endpoint().toString(),
+                      "MILLRACE_S3_TIMEOUT_MS", "60000",
+                      "MILLRACE_DRAIN_TIMEOUT_MS", "500")),
+              StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")));
       for (int r = 0; r < 10; r++) {
         StringBuilder sb = new StringBuilder("{\"payloads\":[");
         for (int i = 0; i < 5; i++) {
@@ -52,7 +55,8 @@ class SpillReplayTest {
           expected.add(p);
         }
         sb.append("]}");
-        assertThat(RawHttp.post(first.port(), "application/json", utf8(sb.toString())).status()).isEqualTo(202);
+        assertThat(RawHttp.post(first.port(), "application/json", utf8(sb.toString())).status())
+            .isEqualTo(202);
       }
       Thread.sleep(300); // let batches form and uploads hang
       report = first.shutdown();
@@ -69,16 +73,21 @@ class SpillReplayTest {
     }
 
     // next start: embedded store, same data folder
-    try (IngestService second = IngestService.start(TestSupport.config(dir, Map.of("MILLRACE_MODE", mode)))) {
+    try (IngestService second =
+        IngestService.start(TestSupport.config(dir, Map.of("MILLRACE_MODE", mode)))) {
       assertThat(second.replayedPayloads()).isEqualTo(50);
       Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> second.queue().payloads() == 0);
-      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
-        try (var files = Files.list(spill)) {
-          return files.findAny().isEmpty();
-        }
-      });
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> {
+                try (var files = Files.list(spill)) {
+                  return files.findAny().isEmpty();
+                }
+              });
       try (S3Client s3 = TestSupport.client(second.embeddedStore())) {
-        Map<String, Integer> counts = TestSupport.payloadCounts(TestSupport.readAll(s3, "millrace"));
+        Map<String, Integer> counts =
+            TestSupport.payloadCounts(TestSupport.readAll(s3, "millrace"));
         assertThat(counts.keySet()).isEqualTo(expected);
         assertThat(counts.values()).containsOnly(1);
       }

@@ -19,7 +19,10 @@ class StartupTest {
   void aTakenPortFailsTheStartWithAMessageAndLeavesNothingRunning() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
       int port = taken.getLocalPort();
-      assertThatThrownBy(() -> IngestService.start(TestSupport.config(dir, Map.of("MILLRACE_PORT", Integer.toString(port)))))
+      assertThatThrownBy(
+              () ->
+                  IngestService.start(
+                      TestSupport.config(dir, Map.of("MILLRACE_PORT", Integer.toString(port)))))
           .hasMessageContaining("could not listen on 127.0.0.1:" + port);
     }
     // the embedded store it had started is stopped again: a second start on the same folder works

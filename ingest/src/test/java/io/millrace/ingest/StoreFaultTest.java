@@ -4,12 +4,12 @@ import static io.millrace.ingest.TestSupport.metric;
 import static io.millrace.ingest.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.pipeline.NoLeakedRunThreads;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import io.millrace.pipeline.NoLeakedRunThreads;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -21,8 +21,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * Store faults between the service and a real S3Proxy: 503 SlowDown, 500, resets, stalls and
- * refused connections. Every accepted payload is still stored exactly once, and the retries show
- * in the metrics; with the store stalled the service pushes back (429, bounded bytes, not ready).
+ * refused connections. Every accepted payload is still stored exactly once, and the retries show in
+ * the metrics; with the store stalled the service pushes back (429, bounded bytes, not ready).
  */
 @ExtendWith(NoLeakedRunThreads.class)
 @Timeout(180)
@@ -45,21 +45,35 @@ class StoreFaultTest {
       c.createBucket(b -> b.bucket("millrace"));
     }
     FaultProxy proxy = new FaultProxy(s3.endpoint().getPort());
-    Map<String, String> cfg = new java.util.HashMap<>(Map.of(
-        "MILLRACE_S3_ENDPOINT", proxy.endpoint().toString(),
-        "MILLRACE_S3_TIMEOUT_MS", "800",
-        "MILLRACE_BATCH_MAX_PAYLOADS", "20",
-        "MAX_WORKERS", "4"));
+    Map<String, String> cfg =
+        new java.util.HashMap<>(
+            Map.of(
+                "MILLRACE_S3_ENDPOINT", proxy.endpoint().toString(),
+                "MILLRACE_S3_TIMEOUT_MS", "800",
+                "MILLRACE_BATCH_MAX_PAYLOADS", "20",
+                "MAX_WORKERS", "4"));
     cfg.putAll(extra);
-    IngestService service = IngestService.start(TestSupport.config(dir.resolve("svc"), cfg),
-        StaticCredentialsProvider.create(AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, s3.secretKey())));
+    IngestService service =
+        IngestService.start(
+            TestSupport.config(dir.resolve("svc"), cfg),
+            StaticCredentialsProvider.create(
+                AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, s3.secretKey())));
     return new Rig(s3, proxy, service);
   }
 
   static String body(int round, int request, Set<String> expected) {
     StringBuilder sb = new StringBuilder("{\"payloads\":[");
     for (int i = 0; i < 10; i++) {
-      String p = "{\"round\":" + round + ",\"req\":" + request + ",\"i\":" + i + ",\"pad\":\"" + "x".repeat(60) + "\"}";
+      String p =
+          "{\"round\":"
+              + round
+              + ",\"req\":"
+              + request
+              + ",\"i\":"
+              + i
+              + ",\"pad\":\""
+              + "x".repeat(60)
+              + "\"}";
       sb.append(i == 0 ? "" : ",").append(p);
       if (expected != null) {
         expected.add(p);
@@ -74,8 +88,9 @@ class StoreFaultTest {
     try (Rig rig = rig(Map.of())) {
       int port = rig.service().port();
       FaultProxy.Fault[] faults = {
-          FaultProxy.Fault.SLOW_DOWN, FaultProxy.Fault.INTERNAL_ERROR, FaultProxy.Fault.RESET,
-          FaultProxy.Fault.STALL, FaultProxy.Fault.REFUSE, FaultProxy.Fault.NONE};
+        FaultProxy.Fault.SLOW_DOWN, FaultProxy.Fault.INTERNAL_ERROR, FaultProxy.Fault.RESET,
+        FaultProxy.Fault.STALL, FaultProxy.Fault.REFUSE, FaultProxy.Fault.NONE
+      };
       int round = 0;
       for (FaultProxy.Fault f : faults) {
         rig.proxy().fault(f);
@@ -87,7 +102,9 @@ class StoreFaultTest {
         round++;
       }
       rig.proxy().fault(FaultProxy.Fault.NONE);
-      Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100))
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(90))
+          .pollInterval(Duration.ofMillis(100))
           .until(() -> rig.service().queue().payloads() == 0);
       assertThat(rig.proxy().injected.get()).isGreaterThan(5);
       try (S3Client c = TestSupport.client(rig.s3())) {
@@ -105,8 +122,13 @@ class StoreFaultTest {
   void aStalledStoreMeans429WithRetryAfterBoundedBytesAndNotReady() throws Exception {
     long maxBytes = 32 * 1024;
     Set<String> accepted = new HashSet<>();
-    try (Rig rig = rig(Map.of("MILLRACE_QUEUE_MAX_BYTES", Long.toString(maxBytes),
-        "MILLRACE_S3_TIMEOUT_MS", "2000"))) {
+    try (Rig rig =
+        rig(
+            Map.of(
+                "MILLRACE_QUEUE_MAX_BYTES",
+                Long.toString(maxBytes),
+                "MILLRACE_S3_TIMEOUT_MS",
+                "2000"))) {
       int port = rig.service().port();
       rig.proxy().fault(FaultProxy.Fault.STALL);
       int rejected = 0;
@@ -131,9 +153,13 @@ class StoreFaultTest {
       assertThat(RawHttp.get(port, "/healthz").status()).isEqualTo(200);
 
       rig.proxy().fault(FaultProxy.Fault.NONE);
-      Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(100))
           .until(() -> rig.service().queue().payloads() == 0);
-      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> RawHttp.get(port, "/readyz").status() == 200);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> RawHttp.get(port, "/readyz").status() == 200);
       try (S3Client c = TestSupport.client(rig.s3())) {
         Map<String, Integer> counts = TestSupport.payloadCounts(TestSupport.readAll(c, "millrace"));
         assertThat(counts.keySet()).isEqualTo(accepted);

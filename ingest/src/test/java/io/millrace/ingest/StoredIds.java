@@ -25,11 +25,19 @@ import software.amazon.awssdk.services.s3.S3Client;
  * @param foreignCount how many such lines there were
  * @param duplicatePairs "first key + later key" → how many ids both hold, for the ids stored twice
  */
-record StoredIds(int objects, long lines, Map<String, Integer> counts, List<String> foreign, long foreignCount,
+record StoredIds(
+    int objects,
+    long lines,
+    Map<String, Integer> counts,
+    List<String> foreign,
+    long foreignCount,
     Map<String, Integer> duplicatePairs) {
-  private static final Pattern LINE = Pattern.compile("\\{\"id\":\"([^\"\\\\]+)\",\"pad\":\"[A-Za-z0-9]*\"}");
+  private static final Pattern LINE =
+      Pattern.compile("\\{\"id\":\"([^\"\\\\]+)\",\"pad\":\"[A-Za-z0-9]*\"}");
+
   /** An id inside any message body, escaped as a JSON string value or not. */
-  private static final Pattern ANY_ID = Pattern.compile("\\\\?\"id\\\\?\"\\s*:\\s*\\\\?\"([A-Za-z0-9._-]+)");
+  private static final Pattern ANY_ID =
+      Pattern.compile("\\\\?\"id\\\\?\"\\s*:\\s*\\\\?\"([A-Za-z0-9._-]+)");
 
   static StoredIds read(S3Client s3, String bucket) throws IOException {
     Map<String, List<String>> all = TestSupport.readAll(s3, bucket);
@@ -89,11 +97,12 @@ record StoredIds(int objects, long lines, Map<String, Integer> counts, List<Stri
   /** {@return the ids stored more than once, with their counts, sorted} */
   Map<String, Integer> duplicates() {
     Map<String, Integer> out = new TreeMap<>();
-    counts.forEach((id, n) -> {
-      if (n > 1) {
-        out.put(id, n);
-      }
-    });
+    counts.forEach(
+        (id, n) -> {
+          if (n > 1) {
+            out.put(id, n);
+          }
+        });
     return out;
   }
 
@@ -116,9 +125,24 @@ record StoredIds(int objects, long lines, Map<String, Integer> counts, List<Stri
 
   String report(Set<String> accepted) {
     Map<String, Integer> d = duplicates();
-    return "accepted " + accepted.size() + ", objects " + objects + ", stored lines " + lines + ", distinct "
-        + distinct() + ", missing " + missing(accepted).size() + ", ids stored twice or more " + d.size()
-        + " (" + duplicateLines() + " extra lines)" + ", not accepted yet stored " + notAccepted(accepted).size()
-        + ", foreign lines " + foreignCount;
+    return "accepted "
+        + accepted.size()
+        + ", objects "
+        + objects
+        + ", stored lines "
+        + lines
+        + ", distinct "
+        + distinct()
+        + ", missing "
+        + missing(accepted).size()
+        + ", ids stored twice or more "
+        + d.size()
+        + " ("
+        + duplicateLines()
+        + " extra lines)"
+        + ", not accepted yet stored "
+        + notAccepted(accepted).size()
+        + ", foreign lines "
+        + foreignCount;
   }
 }

@@ -26,7 +26,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 /** Shared helpers: configurations for tests, and reading the store back through the S3 API. */
 final class TestSupport {
   static final Pattern BATCH_KEY =
-      Pattern.compile("payloads/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[a-z0-9]+-[0-9a-f]{12}-\\d+\\.ndjson\\.gz");
+      Pattern.compile(
+          "payloads/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[a-z0-9]+-[0-9a-f]{12}-\\d+\\.ndjson\\.gz");
   static final Pattern SINGLE_KEY =
       Pattern.compile("payloads/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[a-z0-9]+-[0-9a-f]{12}\\.json");
 
@@ -48,8 +49,9 @@ final class TestSupport {
         .endpointOverride(endpoint)
         .forcePathStyle(true)
         .region(Region.US_EAST_1)
-        .credentialsProvider(StaticCredentialsProvider.create(
-            AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)))
+        .credentialsProvider(
+            StaticCredentialsProvider.create(
+                AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)))
         .httpClientBuilder(UrlConnectionHttpClient.builder())
         .build();
   }
@@ -64,7 +66,9 @@ final class TestSupport {
     List<S3Object> objects = new ArrayList<>();
     s3.listObjectsV2Paginator(b -> b.bucket(bucket)).contents().forEach(objects::add);
     for (S3Object o : objects) {
-      byte[] bytes = s3.getObject(b -> b.bucket(bucket).key(o.key()), ResponseTransformer.toBytes()).asByteArray();
+      byte[] bytes =
+          s3.getObject(b -> b.bucket(bucket).key(o.key()), ResponseTransformer.toBytes())
+              .asByteArray();
       List<String> lines = new ArrayList<>();
       if (o.key().endsWith(".gz")) {
         try (var in = new GZIPInputStream(new ByteArrayInputStream(bytes))) {

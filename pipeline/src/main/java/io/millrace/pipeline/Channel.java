@@ -27,12 +27,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p><b>Blocking and interrupts.</b> {@link #send}, {@link #receive} and {@link #poll(Duration)}
  * block the calling thread (cheaply on a virtual thread: the implementation uses a {@link
  * ReentrantLock}, never an intrinsic monitor) and throw {@link InterruptedException} if the thread
- * is interrupted while waiting; an interrupted send has not delivered its element. Iteration
- * cannot throw a checked exception: if the iterating thread is interrupted while waiting, the
- * interrupt flag is set again and a {@link CancellationException} is thrown.
+ * is interrupted while waiting; an interrupted send has not delivered its element. Iteration cannot
+ * throw a checked exception: if the iterating thread is interrupted while waiting, the interrupt
+ * flag is set again and a {@link CancellationException} is thrown.
  *
- * <p><b>Memory visibility.</b> Actions before a successful {@code send} of an element
- * happen-before the actions after the {@code receive} that returns it.
+ * <p><b>Memory visibility.</b> Actions before a successful {@code send} of an element happen-before
+ * the actions after the {@code receive} that returns it.
  *
  * <p>Elements must not be {@code null}.
  *
@@ -105,8 +105,8 @@ public final class Channel<T> implements Iterable<T> {
   }
 
   /**
-   * Sends an element, waiting while the channel is full (for a rendezvous channel: until a
-   * receiver takes it).
+   * Sends an element, waiting while the channel is full (for a rendezvous channel: until a receiver
+   * takes it).
    *
    * @param value the element, not null
    * @throws InterruptedException if interrupted while waiting; the element was not sent
@@ -242,8 +242,8 @@ public final class Channel<T> implements Iterable<T> {
    * end (iteration stops, {@link #receive()} throws). Idempotent; has no effect on a failed
    * channel. A sender blocked on a full buffered channel gets {@link ChannelClosedException}. A
    * rendezvous sender whose element is waiting in the hand-over slot takes it back and gets {@link
-   * ChannelClosedException} when it wakes, unless a receiver took the element first (then its
-   * send succeeds); so right after {@code close()} a receiver may still get that one element.
+   * ChannelClosedException} when it wakes, unless a receiver took the element first (then its send
+   * succeeds); so right after {@code close()} a receiver may still get that one element.
    */
   public void close() {
     lock.lock();
@@ -260,10 +260,9 @@ public final class Channel<T> implements Iterable<T> {
   }
 
   /**
-   * Ends the channel with an error: buffered elements are dropped, every blocked and later
-   * {@code send} and {@code receive} throws {@link ChannelClosedException} with {@code cause}.
-   * Has no effect if the channel is already failed; fails a closed channel that still holds
-   * elements.
+   * Ends the channel with an error: buffered elements are dropped, every blocked and later {@code
+   * send} and {@code receive} throws {@link ChannelClosedException} with {@code cause}. Has no
+   * effect if the channel is already failed; fails a closed channel that still holds elements.
    *
    * @param cause the failure, not null
    */

@@ -1,8 +1,8 @@
 package io.millrace.pipeline;
 
 /**
- * Thrown by a {@link Channel} operation that cannot complete because the channel is closed:
- * sending to a closed channel, or receiving from one that is closed and drained.
+ * Thrown by a {@link Channel} operation that cannot complete because the channel is closed: sending
+ * to a closed channel, or receiving from one that is closed and drained.
  *
  * <p>If the channel was ended by {@link Channel#fail(Throwable)}, {@link #getCause()} is the
  * failure given there; after a plain {@link Channel#close()} there is no cause.

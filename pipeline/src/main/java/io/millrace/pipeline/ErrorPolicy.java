@@ -15,9 +15,9 @@ import java.util.random.RandomGenerator;
  * diverted}.
  *
  * <p>No policy can block a run forever: a retry waits a bounded backoff and is interrupted by
- * cancellation; a divert consumer runs on the stage's thread and, if it throws, fails the run.
- * An exception that is the consequence of the run being cancelled (an interrupt in flight) is
- * never retried, skipped or diverted.
+ * cancellation; a divert consumer runs on the stage's thread and, if it throws, fails the run. An
+ * exception that is the consequence of the run being cancelled (an interrupt in flight) is never
+ * retried, skipped or diverted.
  */
 public sealed interface ErrorPolicy {
 
@@ -32,9 +32,9 @@ public sealed interface ErrorPolicy {
   }
 
   /**
-   * Returns a policy that calls the function again, up to {@code maxAttempts} calls in all,
-   * waiting an exponentially growing backoff with jitter between calls. When the attempts run out,
-   * the {@link Retry#orElse(ErrorPolicy) orElse} policy takes over (default: fail the run).
+   * Returns a policy that calls the function again, up to {@code maxAttempts} calls in all, waiting
+   * an exponentially growing backoff with jitter between calls. When the attempts run out, the
+   * {@link Retry#orElse(ErrorPolicy) orElse} policy takes over (default: fail the run).
    *
    * @param maxAttempts total calls per element, at least 1
    * @param firstBackoff the wait before the second call, not negative
@@ -82,8 +82,8 @@ public sealed interface ErrorPolicy {
 
   /**
    * Retry with exponential backoff and jitter. The wait after the {@code k}-th failed call is
-   * {@code min(firstBackoff * 2^(k-1), maxBackoff)}, reduced by a random fraction of at most
-   * {@code jitter} (so with the default 0.5 it lies between half and all of it).
+   * {@code min(firstBackoff * 2^(k-1), maxBackoff)}, reduced by a random fraction of at most {@code
+   * jitter} (so with the default 0.5 it lies between half and all of it).
    *
    * @param maxAttempts total calls per element, at least 1
    * @param firstBackoff the wait before the second call
@@ -92,7 +92,11 @@ public sealed interface ErrorPolicy {
    * @param orElse what to do when the attempts run out
    */
   record Retry(
-      int maxAttempts, Duration firstBackoff, Duration maxBackoff, double jitter, ErrorPolicy orElse)
+      int maxAttempts,
+      Duration firstBackoff,
+      Duration maxBackoff,
+      double jitter,
+      ErrorPolicy orElse)
       implements ErrorPolicy {
 
     /** The default jitter fraction. */
@@ -107,7 +111,8 @@ public sealed interface ErrorPolicy {
       Objects.requireNonNull(maxBackoff, "maxBackoff");
       Objects.requireNonNull(orElse, "orElse");
       if (firstBackoff.isNegative()) {
-        throw new IllegalArgumentException("firstBackoff must not be negative, was " + firstBackoff);
+        throw new IllegalArgumentException(
+            "firstBackoff must not be negative, was " + firstBackoff);
       }
       if (maxBackoff.compareTo(firstBackoff) < 0) {
         throw new IllegalArgumentException(

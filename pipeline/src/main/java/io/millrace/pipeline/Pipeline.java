@@ -37,9 +37,9 @@ import java.util.stream.Stream;
  *   <li><b>Fail-fast.</b> The first exception from any stage (with the default {@link
  *       ErrorPolicy#fail()}) cancels the run; the terminal operation throws a {@link
  *       PipelineException} whose cause is that exception and whose message names the stage. Other
- *       failures seen while the run is being cancelled are attached as suppressed.
- *       Elements still inside the run when it fails or is cancelled (in buffers, or produced but
- *       not yet handed on) are dropped: the sink sees a prefix of the output, never more.
+ *       failures seen while the run is being cancelled are attached as suppressed. Elements still
+ *       inside the run when it fails or is cancelled (in buffers, or produced but not yet handed
+ *       on) are dropped: the sink sees a prefix of the output, never more.
  *   <li><b>Cancellation.</b> {@link RunHandle#cancel()}, an interrupt of the thread blocked in
  *       {@link #forEach}/{@link #toList}, or a deadline ({@link #withTimeout}) stops the source,
  *       interrupts every user function in flight, fails every buffer, and ends the run with a
@@ -90,8 +90,8 @@ public final class Pipeline<T> {
   }
 
   /**
-   * A pipeline over the elements of {@code source}. It can run once; the run closes the stream
-   * when it ends.
+   * A pipeline over the elements of {@code source}. It can run once; the run closes the stream when
+   * it ends.
    *
    * @param source the elements, none null
    * @param <T> the element type
@@ -133,8 +133,8 @@ public final class Pipeline<T> {
   }
 
   /**
-   * An endless pipeline of the values {@code supplier} returns; it runs until cancelled, timed
-   * out, or failed.
+   * An endless pipeline of the values {@code supplier} returns; it runs until cancelled, timed out,
+   * or failed.
    *
    * @param supplier called on the source's thread; may block (it is interrupted on cancel)
    * @param <T> the element type
@@ -203,10 +203,10 @@ public final class Pipeline<T> {
   }
 
   /**
-   * Applies {@code fn} to each element with at most {@code maxInFlight} calls running at once,
-   * each on its own virtual thread, and emits the results in input order. No more threads are
-   * started than calls in flight; a completed result waits for those before it, and those waiting
-   * count against {@code maxInFlight} too, so memory stays bounded.
+   * Applies {@code fn} to each element with at most {@code maxInFlight} calls running at once, each
+   * on its own virtual thread, and emits the results in input order. No more threads are started
+   * than calls in flight; a completed result waits for those before it, and those waiting count
+   * against {@code maxInFlight} too, so memory stays bounded.
    *
    * @param maxInFlight the most calls at once, at least 1
    * @param fn the function; a {@code null} result fails the stage
@@ -264,8 +264,8 @@ public final class Pipeline<T> {
 
   /**
    * Groups elements into lists: a batch is emitted when it holds {@code maxSize} elements, or
-   * {@code maxWait} after its first element arrived, whichever comes first; the last partial
-   * batch is emitted at the end of the input. Batches are never empty.
+   * {@code maxWait} after its first element arrived, whichever comes first; the last partial batch
+   * is emitted at the end of the input. Batches are never empty.
    *
    * @param maxSize the most elements in a batch, at least 1
    * @param maxWait the longest a batch waits for more elements after its first, positive
@@ -308,7 +308,8 @@ public final class Pipeline<T> {
     if (!node.op().hasFunction()) {
       throw new IllegalStateException(
           "onError applies to map, mapConcurrent, mapConcurrentUnordered, filter and flatMap;"
-              + " the last stage is " + node.op().kind());
+              + " the last stage is "
+              + node.op().kind());
     }
     return new Pipeline<>(node.withPolicy(policy), timeout, listeners);
   }
@@ -359,8 +360,8 @@ public final class Pipeline<T> {
   // ---------------------------------------------------------------- terminal operations
 
   /**
-   * Starts a run that hands every element to {@code sink} (on one thread of the run, in order)
-   * and returns at once.
+   * Starts a run that hands every element to {@code sink} (on one thread of the run, in order) and
+   * returns at once.
    *
    * @param sink the consumer; if it throws, the run fails
    * @return the running pipeline

@@ -33,11 +33,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Stopping. The first failure or cancellation sets the outcome (under {@link #outcomeLock}),
  * then {@link #stop} sets {@code stopping}, fails every buffer with {@link #STOP} and interrupts
- * every live thread. A thread forked concurrently with {@code stop} either is seen by its
- * iteration and interrupted, or sees {@code stopping} when it begins (both are sequentially
- * consistent accesses), and then does nothing. Exceptions raised while stopping that are
- * consequences of the stop (interrupts, failed buffers) are dropped; anything else is attached to
- * the outcome as suppressed.
+ * every live thread. A thread forked concurrently with {@code stop} either is seen by its iteration
+ * and interrupted, or sees {@code stopping} when it begins (both are sequentially consistent
+ * accesses), and then does nothing. Exceptions raised while stopping that are consequences of the
+ * stop (interrupts, failed buffers) are dropped; anything else is attached to the outcome as
+ * suppressed.
  */
 final class Run<T> implements RunHandle<T> {
 
@@ -154,7 +154,17 @@ final class Run<T> implements RunHandle<T> {
     ErrorPolicy policy = node.policy();
     tasks.add(
         switch (op) {
-          case Node.IterableSource s -> () -> fork(st, () -> runIterator(st, s.iterable().iterator(), null, s.iterable() instanceof java.util.Collection<?>, out));
+          case Node.IterableSource s ->
+              () ->
+                  fork(
+                      st,
+                      () ->
+                          runIterator(
+                              st,
+                              s.iterable().iterator(),
+                              null,
+                              s.iterable() instanceof java.util.Collection<?>,
+                              out));
           case Node.OnceSource s -> {
             if (!s.used().compareAndSet(false, true)) {
               throw new IllegalStateException(
@@ -167,7 +177,8 @@ final class Run<T> implements RunHandle<T> {
           case Node.MapOp m -> () -> fork(st, () -> runTransform(st, policy, input, out, m));
           case Node.FilterOp f -> () -> fork(st, () -> runTransform(st, policy, input, out, f));
           case Node.FlatMapOp f -> () -> fork(st, () -> runTransform(st, policy, input, out, f));
-          case Node.ConcurrentOp c when c.ordered() -> () -> fork(st, () -> runOrdered(st, policy, c, input, out));
+          case Node.ConcurrentOp c when c.ordered() ->
+              () -> fork(st, () -> runOrdered(st, policy, c, input, out));
           case Node.ConcurrentOp c -> () -> fork(st, () -> runUnordered(st, policy, c, input, out));
           case Node.BatchOp b -> () -> fork(st, () -> runBatch(st, b, input, out));
           case Node.MergeOp m -> throw new AssertionError(m);
@@ -534,7 +545,8 @@ final class Run<T> implements RunHandle<T> {
    * handed on at once: nothing produced waits for the next element to exist. (A stream may be
    * backed by anything, so it counts as "may block".)
    */
-  private void runIterator(Stage st, Iterator<?> it, AutoCloseable onEnd, boolean neverBlocks, Outlet out)
+  private void runIterator(
+      Stage st, Iterator<?> it, AutoCloseable onEnd, boolean neverBlocks, Outlet out)
       throws Exception {
     try {
       if (neverBlocks) {
@@ -603,8 +615,8 @@ final class Run<T> implements RunHandle<T> {
   }
 
   /** map, filter and flatMap: one thread, chunk in, chunk out. */
-  private void runTransform(Stage st, ErrorPolicy policy, Channel<Object> in, Outlet out, Node.Op op)
-      throws Exception {
+  private void runTransform(
+      Stage st, ErrorPolicy policy, Channel<Object> in, Outlet out, Node.Op op) throws Exception {
     ThrowingFunction<Object, Object> fn =
         switch (op) {
           case Node.MapOp m -> m.fn();
@@ -671,7 +683,8 @@ final class Run<T> implements RunHandle<T> {
    * @return the result, or {@link #DROPPED} if the policy dropped the element
    * @throws Exception the failure, when the policy fails the run or the run is stopping
    */
-  private Object call(Stage st, ErrorPolicy policy, ThrowingFunction<Object, Object> fn, Object item)
+  private Object call(
+      Stage st, ErrorPolicy policy, ThrowingFunction<Object, Object> fn, Object item)
       throws Exception {
     ErrorPolicy p = policy;
     int failedCalls = 0;

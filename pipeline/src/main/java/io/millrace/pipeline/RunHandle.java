@@ -6,8 +6,8 @@ import java.time.Duration;
  * A running pipeline, returned by {@link Pipeline#start(ThrowingConsumer)}.
  *
  * <p>{@link #cancel()} only asks (cancel-and-return); {@link #join()} waits. A run is done only
- * when every thread it started has ended, so after {@code join} returns or throws, no user
- * function of the run is still executing.
+ * when every thread it started has ended, so after {@code join} returns or throws, no user function
+ * of the run is still executing.
  *
  * @param <T> the element type the sink receives
  */

@@ -1,8 +1,8 @@
 package io.millrace.pipeline;
 
 /**
- * Observes runs of a pipeline, for example to export {@link RunHandle#stats()} as metrics. Set
- * with {@link Pipeline#withListener(RunListener)}.
+ * Observes runs of a pipeline, for example to export {@link RunHandle#stats()} as metrics. Set with
+ * {@link Pipeline#withListener(RunListener)}.
  *
  * <p>Callbacks must be quick and must not throw; an exception thrown by one is ignored.
  */

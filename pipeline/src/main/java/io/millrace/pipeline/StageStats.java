@@ -5,8 +5,7 @@ import java.time.Duration;
 /**
  * A snapshot of one stage's counters.
  *
- * @param name the stage's name ({@link Pipeline#named(String)}, or a default such as {@code
- *     map#2})
+ * @param name the stage's name ({@link Pipeline#named(String)}, or a default such as {@code map#2})
  * @param in elements the stage took from its input
  * @param out elements the stage emitted
  * @param failed calls of the stage's function that threw (every attempt counts)

@@ -8,8 +8,8 @@
  *
  * <p>Every run is structured (nothing it starts outlives it), bounded (constant memory for an
  * endless source), fail-fast by default ({@link io.millrace.pipeline.PipelineException}), and
- * cancellable ({@link io.millrace.pipeline.RunHandle#cancel()}, deadlines, interrupts). The
- * package has no dependencies beyond the JDK and uses no intrinsic monitors (only java.util.concurrent locks), so virtual
- * threads are never pinned by it.
+ * cancellable ({@link io.millrace.pipeline.RunHandle#cancel()}, deadlines, interrupts). The package
+ * has no dependencies beyond the JDK and uses no intrinsic monitors (only java.util.concurrent
+ * locks), so virtual threads are never pinned by it.
  */
 package io.millrace.pipeline;

@@ -31,34 +31,36 @@ import org.junit.jupiter.params.provider.ValueSource;
  * <ul>
  *   <li><b>Non-blocking operations</b> ({@code trySend}, {@code poll()}, {@code close}, {@code
  *       fail}, {@code isClosed}, {@code size}) in scenarios Lincheck generates, by model checking
- *       (Lincheck explores interleavings down to the ReentrantLock and Condition internals) and
- *       by stress. On a rendezvous channel nobody is ever blocked in {@code receive()} here, so
- *       {@code trySend} must return false (or report the close) and {@code poll()} null.
+ *       (Lincheck explores interleavings down to the ReentrantLock and Condition internals) and by
+ *       stress. On a rendezvous channel nobody is ever blocked in {@code receive()} here, so {@code
+ *       trySend} must return false (or report the close) and {@code poll()} null.
  *   <li><b>Blocking {@code send}/{@code receive}</b> mixed with the above, by model checking. A
- *       correct channel may block forever in some scenarios (a {@code receive()} nobody sends
- *       to), which Lincheck reports as a deadlock; so these scenarios are hand-written ({@link
- *       Scenario#classics}) or generated and kept only if no interleaving of the specification
- *       can leave a thread blocked for good ({@link Scenario#mustComplete}). A hang the model
- *       checker finds is then a lost wake-up; results must be linearizable with each blocking
- *       call taking effect at a moment the specification lets it proceed (the specification
- *       returns {@link #WOULD_BLOCK}, which no real call does, for a send to a full buffer or a
- *       receive from an empty open one). {@link
- *       #modelCheckerReportsAReceiveThatCanNeverCompleteAsAHang} shows hangs are detected.
+ *       correct channel may block forever in some scenarios (a {@code receive()} nobody sends to),
+ *       which Lincheck reports as a deadlock; so these scenarios are hand-written ({@link
+ *       Scenario#classics}) or generated and kept only if no interleaving of the specification can
+ *       leave a thread blocked for good ({@link Scenario#mustComplete}). A hang the model checker
+ *       finds is then a lost wake-up; results must be linearizable with each blocking call taking
+ *       effect at a moment the specification lets it proceed (the specification returns {@link
+ *       #WOULD_BLOCK}, which no real call does, for a send to a full buffer or a receive from an
+ *       empty open one). {@link #modelCheckerReportsAReceiveThatCanNeverCompleteAsAHang} shows
+ *       hangs are detected.
  * </ul>
  *
- * <p>Exceptions are mapped to values the specification can produce: {@link
- * ChannelClosedException} without a cause is {@code "closed"}, with the cause given to {@code
- * fail(n)} it is {@code "failed(n)"}. Scale with {@code -Dmillrace.stress.iterations=N} (default
- * 300; each test stays under 10 s by default, the timeout below leaves room for about 5x);
- * {@code -Dmillrace.lincheck.seed=S} picks other generated blocking scenarios.
+ * <p>Exceptions are mapped to values the specification can produce: {@link ChannelClosedException}
+ * without a cause is {@code "closed"}, with the cause given to {@code fail(n)} it is {@code
+ * "failed(n)"}. Scale with {@code -Dmillrace.stress.iterations=N} (default 300; each test stays
+ * under 10 s by default, the timeout below leaves room for about 5x); {@code
+ * -Dmillrace.lincheck.seed=S} picks other generated blocking scenarios.
  */
 @Timeout(120)
 class ChannelLincheckTest {
 
   static final String OK = "ok";
   static final String CLOSED = "closed";
+
   /** What the specification returns for a blocking call that cannot proceed in that state. */
   static final String WOULD_BLOCK = "would-block";
+
   /** What {@code sendAlone} returns if a rendezvous send returned before its element was taken. */
   static final String RETURNED_UNTAKEN = "returned-before-taken";
 
@@ -144,8 +146,8 @@ class ChannelLincheckTest {
     /**
      * {@link #send} for a scenario in which only this thread sends, on a rendezvous channel: then
      * once {@code send} returns, a receiver has taken the element and nothing else can be in the
-     * slot, so {@code size()} must be 0 (the synchronous hand-off, which the one-slot
-     * specification alone would not catch).
+     * slot, so {@code size()} must be 0 (the synchronous hand-off, which the one-slot specification
+     * alone would not catch).
      */
     public Object sendAlone(int value) throws InterruptedException {
       Object r = send(value);
@@ -184,16 +186,16 @@ class ChannelLincheckTest {
   /**
    * A channel as a queue with a capacity, a closed flag and a failure (0: none).
    *
-   * <p>For a rendezvous channel ({@code capacity == 0}) {@code trySend} never succeeds (no
-   * receiver is waiting in a sequential history), while {@code send}/{@code receive} use one slot:
-   * a rendezvous send takes effect when it offers its element, a receive takes it from there. That
-   * is a relaxation of a synchronous hand-off: that the sender returns only after the hand-off is
+   * <p>For a rendezvous channel ({@code capacity == 0}) {@code trySend} never succeeds (no receiver
+   * is waiting in a sequential history), while {@code send}/{@code receive} use one slot: a
+   * rendezvous send takes effect when it offers its element, a receive takes it from there. That is
+   * a relaxation of a synchronous hand-off: that the sender returns only after the hand-off is
    * checked separately ({@code sendAlone}); and it accepts what {@link Channel#close()} does to a
-   * sender still blocked with its element in the slot: until that sender runs again, a receive
-   * that starts after {@code close()} returned still takes the element, and the send then
-   * returns normally (a strict rendezvous would fail both; the one-slot model sees a send before
-   * the close). {@code trySend} and {@code size} are left out of rendezvous scenarios with
-   * blocking calls: their results depend on who is blocked, which this model cannot know.
+   * sender still blocked with its element in the slot: until that sender runs again, a receive that
+   * starts after {@code close()} returned still takes the element, and the send then returns
+   * normally (a strict rendezvous would fail both; the one-slot model sees a send before the
+   * close). {@code trySend} and {@code size} are left out of rendezvous scenarios with blocking
+   * calls: their results depend on who is blocked, which this model cannot know.
    */
   public abstract static class ChannelSpec {
     private final int capacity;
@@ -322,10 +324,10 @@ class ChannelLincheckTest {
   }
 
   /**
-   * How many scenarios each check runs, scaled by {@code -Dmillrace.stress.iterations} (default
-   * 300 gives {@code base}). A model-checked invocation of these scenarios costs a few
-   * milliseconds (every lock and condition step is a switch point), so the defaults are sized to
-   * keep the whole class at about 25 s on two busy cores.
+   * How many scenarios each check runs, scaled by {@code -Dmillrace.stress.iterations} (default 300
+   * gives {@code base}). A model-checked invocation of these scenarios costs a few milliseconds
+   * (every lock and condition step is a switch point), so the defaults are sized to keep the whole
+   * class at about 25 s on two busy cores.
    */
   private static int scenarios(int base) {
     return Math.max(2, Math.round(base * StressConfig.iterations() / 300f));
@@ -514,7 +516,12 @@ class ChannelLincheckTest {
             of(0, none, after, List.of(receive()), List.of(receive()), List.of(send(1), send(2))),
             of(0, none, after, List.of(send(1)), List.of(close()), List.of(receive())),
             of(0, none, after, List.of(send(1), send(2)), List.of(receive()), List.of(fail(1))),
-            of(0, none, after, List.of(receive(), receive()), List.of(send(1)),
+            of(
+                0,
+                none,
+                after,
+                List.of(receive(), receive()),
+                List.of(send(1)),
                 List.of(send(2), close())));
       }
       List<Call> full = new ArrayList<>();
@@ -525,16 +532,41 @@ class ChannelLincheckTest {
       int a = capacity + 1;
       int b = capacity + 2;
       return List.of(
-          of(capacity, full, List.of(size(), poll()),
-              List.of(send(a)), List.of(send(b)), List.of(receive(), receive())),
-          of(capacity, empty, List.of(size()),
-              List.of(receive()), List.of(receive()), List.of(send(1), send(2))),
-          of(capacity, full, List.of(poll(), size()),
-              List.of(send(a)), List.of(receive(), close()), List.of(receive())),
-          of(capacity, full, List.of(poll()),
-              List.of(send(a)), List.of(fail(1)), List.of(receive())),
-          of(capacity, empty, List.of(poll()),
-              List.of(receive()), List.of(receive()), List.of(send(1), close())));
+          of(
+              capacity,
+              full,
+              List.of(size(), poll()),
+              List.of(send(a)),
+              List.of(send(b)),
+              List.of(receive(), receive())),
+          of(
+              capacity,
+              empty,
+              List.of(size()),
+              List.of(receive()),
+              List.of(receive()),
+              List.of(send(1), send(2))),
+          of(
+              capacity,
+              full,
+              List.of(poll(), size()),
+              List.of(send(a)),
+              List.of(receive(), close()),
+              List.of(receive())),
+          of(
+              capacity,
+              full,
+              List.of(poll()),
+              List.of(send(a)),
+              List.of(fail(1)),
+              List.of(receive())),
+          of(
+              capacity,
+              empty,
+              List.of(poll()),
+              List.of(receive()),
+              List.of(receive()),
+              List.of(send(1), close())));
     }
 
     @SafeVarargs
@@ -560,10 +592,10 @@ class ChannelLincheckTest {
     }
 
     /**
-     * Whether every interleaving completes, explored on the specification: a thread whose next
-     * call would block waits; if at some point every unfinished thread waits, a correct channel
-     * may hang there. On a rendezvous channel a send completes only together with a receive or a
-     * poll of another thread (or alone, once closed), and a poll may also find nobody.
+     * Whether every interleaving completes, explored on the specification: a thread whose next call
+     * would block waits; if at some point every unfinished thread waits, a correct channel may hang
+     * there. On a rendezvous channel a send completes only together with a receive or a poll of
+     * another thread (or alone, once closed), and a poll may also find nobody.
      */
     boolean mustComplete() {
       return explore(new ArrayList<>(), new int[threads.size()]);
@@ -654,9 +686,9 @@ class ChannelLincheckTest {
   }
 
   /**
-   * Random must-complete scenarios: 2 or 3 threads of 1 to 3 calls each, mostly sends and
-   * receives; for a buffered channel some sends before and non-blocking calls after. Sent values
-   * are distinct, so each result pins down which element was taken.
+   * Random must-complete scenarios: 2 or 3 threads of 1 to 3 calls each, mostly sends and receives;
+   * for a buffered channel some sends before and non-blocking calls after. Sent values are
+   * distinct, so each result pins down which element was taken.
    */
   static final class ScenarioGenerator {
     private final int capacity;

@@ -26,7 +26,8 @@ class ChannelTest {
   }
 
   /** Starts a virtual thread that receives everything into a list until the channel ends. */
-  private static Thread drainer(Channel<Integer> ch, List<Integer> into, AtomicReference<Throwable> err) {
+  private static Thread drainer(
+      Channel<Integer> ch, List<Integer> into, AtomicReference<Throwable> err) {
     return Thread.ofVirtual()
         .start(
             () -> {
@@ -77,7 +78,8 @@ class ChannelTest {
         .hasNoCause()
         .satisfies(e -> assertThat(((ChannelClosedException) e).isFailure()).isFalse());
     assertThatThrownBy(ch::poll).isInstanceOf(ChannelClosedException.class);
-    assertThatThrownBy(() -> ch.poll(Duration.ofMillis(10))).isInstanceOf(ChannelClosedException.class);
+    assertThatThrownBy(() -> ch.poll(Duration.ofMillis(10)))
+        .isInstanceOf(ChannelClosedException.class);
     assertThat(ch.iterator().hasNext()).isFalse();
   }
 
@@ -102,7 +104,9 @@ class ChannelTest {
     ch.fail(boom);
     assertThatThrownBy(ch::receive).isInstanceOf(ChannelClosedException.class).hasCause(boom);
     assertThatThrownBy(() -> ch.send(2)).isInstanceOf(ChannelClosedException.class).hasCause(boom);
-    assertThatThrownBy(() -> ch.iterator().hasNext()).isInstanceOf(ChannelClosedException.class).hasCause(boom);
+    assertThatThrownBy(() -> ch.iterator().hasNext())
+        .isInstanceOf(ChannelClosedException.class)
+        .hasCause(boom);
     ch.fail(new RuntimeException("second")); // ignored
     ch.close(); // no effect
     assertThatThrownBy(ch::receive).hasCause(boom);
@@ -293,7 +297,8 @@ class ChannelTest {
   @Test
   void rejectsNullElementsAndBadCapacities() {
     assertThatThrownBy(() -> Channel.buffered(0)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> Channel.<String>buffered(1).send(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> Channel.<String>buffered(1).send(null))
+        .isInstanceOf(NullPointerException.class);
   }
 
   @ParameterizedTest(name = "capacity {0}")

@@ -13,9 +13,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * <p>A run's terminal operation must return only after every thread it started has finished its
  * work, so when a test method returns, the live-thread count of all runs must be 0 at once, and
- * every thread a run started must have terminated (a short grace covers a thread that has done
- * its last action and is exiting). On a failure the message holds the stack of every leaked
- * thread, and the extension waits a few seconds for them to end so the next test starts clean.
+ * every thread a run started must have terminated (a short grace covers a thread that has done its
+ * last action and is exiting). On a failure the message holds the stack of every leaked thread, and
+ * the extension waits a few seconds for them to end so the next test starts clean.
  *
  * <p>Use it with {@code @ExtendWith(NoLeakedRunThreads.class)} on any test class that runs
  * pipelines; it is shipped in the pipeline test-jar for the other modules' tests.

@@ -26,27 +26,36 @@ class NoLeakedRunThreadsTest {
             EventConditions.event(
                 EventConditions.test("walksAway"),
                 EventConditions.finishedWithFailure(
-                    TestExecutionResultConditions.message(m -> m.contains("left pipeline run threads alive")))))
-        .haveExactly(1, EventConditions.event(EventConditions.test("joins"), EventConditions.finishedSuccessfully()));
+                    TestExecutionResultConditions.message(
+                        m -> m.contains("left pipeline run threads alive")))))
+        .haveExactly(
+            1,
+            EventConditions.event(
+                EventConditions.test("joins"), EventConditions.finishedSuccessfully()));
   }
 
   /** Run only through the test kit above (it is a nested class without @Nested). */
   @ExtendWith(NoLeakedRunThreads.class)
-  @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "never.set", matches = "x", disabledReason = "run by NoLeakedRunThreadsTest")
+  @org.junit.jupiter.api.condition.EnabledIfSystemProperty(
+      named = "never.set",
+      matches = "x",
+      disabledReason = "run by NoLeakedRunThreadsTest")
   static class LeakyTests {
     @Test
     void walksAway() throws Exception {
       RunHandle<Integer> h = Pipeline.generate(() -> 1).start(i -> Thread.sleep(1));
       Thread.sleep(20);
       // no join: the extension must notice; end the run so nothing outlives the suite
-      Thread.ofVirtual().start(() -> {
-        try {
-          Thread.sleep(700);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        h.cancel();
-      });
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                try {
+                  Thread.sleep(700);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+                h.cancel();
+              });
     }
 
     @Test

@@ -51,7 +51,9 @@ class PipelineTest {
     Pipeline<Integer> p = Pipeline.from(Stream.of(1, 2, 3).onClose(() -> closed.set(true)));
     assertThat(p.toList()).containsExactly(1, 2, 3);
     assertThat(closed).isTrue();
-    assertThatThrownBy(p::toList).isInstanceOf(IllegalStateException.class).hasMessageContaining("only once");
+    assertThatThrownBy(p::toList)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("only once");
   }
 
   @Test
@@ -97,10 +99,7 @@ class PipelineTest {
   @Test
   void filterAndFlatMap() {
     List<Integer> out =
-        Pipeline.from(range(10))
-            .filter(i -> i % 2 == 0)
-            .flatMap(i -> List.of(i, i))
-            .toList();
+        Pipeline.from(range(10)).filter(i -> i % 2 == 0).flatMap(i -> List.of(i, i)).toList();
     assertThat(out).containsExactly(0, 0, 2, 2, 4, 4, 6, 6, 8, 8);
   }
 
@@ -120,7 +119,8 @@ class PipelineTest {
 
   @Test
   void nullResultsFailTheStage() {
-    assertThatThrownBy(() -> Pipeline.from(List.of(1)).map(i -> (String) null).named("nulls").toList())
+    assertThatThrownBy(
+            () -> Pipeline.from(List.of(1)).map(i -> (String) null).named("nulls").toList())
         .isInstanceOf(PipelineException.class)
         .hasMessageContaining("nulls")
         .hasCauseInstanceOf(NullPointerException.class);
@@ -146,12 +146,13 @@ class PipelineTest {
         catchThrowable(
             () ->
                 Pipeline.generate(generated::incrementAndGet)
-                    .map(i -> {
-                      if (i == 100) {
-                        throw new IOException("bad element " + i);
-                      }
-                      return i;
-                    })
+                    .map(
+                        i -> {
+                          if (i == 100) {
+                            throw new IOException("bad element " + i);
+                          }
+                          return i;
+                        })
                     .named("parse")
                     .forEach(i -> {}));
     assertThat(thrown)
@@ -167,11 +168,12 @@ class PipelineTest {
     assertThatThrownBy(
             () ->
                 Pipeline.from(range(10))
-                    .forEach(i -> {
-                      if (i == 5) {
-                        throw new IOException("disk full");
-                      }
-                    }))
+                    .forEach(
+                        i -> {
+                          if (i == 5) {
+                            throw new IOException("disk full");
+                          }
+                        }))
         .isInstanceOf(PipelineException.class)
         .hasMessageContaining("'sink'")
         .hasRootCauseMessage("disk full");
@@ -184,13 +186,15 @@ class PipelineTest {
         catchThrowable(
             () ->
                 Pipeline.from(List.of(1, 2))
-                    .mapConcurrentUnordered(2, i -> {
-                      bothIn.countDown();
-                      while (bothIn.getCount() > 0) {
-                        Thread.onSpinWait(); // ignores the interrupt the first failure causes
-                      }
-                      throw new IllegalStateException("fail " + i);
-                    })
+                    .mapConcurrentUnordered(
+                        2,
+                        i -> {
+                          bothIn.countDown();
+                          while (bothIn.getCount() > 0) {
+                            Thread.onSpinWait(); // ignores the interrupt the first failure causes
+                          }
+                          throw new IllegalStateException("fail " + i);
+                        })
                     .toList());
     assertThat(thrown).isInstanceOf(PipelineException.class);
     assertThat(thrown.getCause()).isInstanceOf(IllegalStateException.class);
@@ -208,23 +212,27 @@ class PipelineTest {
     AtomicInteger interrupted = new AtomicInteger();
     RunHandle<Integer> h =
         Pipeline.generate(() -> 1)
-            .mapConcurrent(4, i -> {
-              calls.enter();
-              try {
-                Thread.sleep(60_000);
-              } catch (InterruptedException e) {
-                interrupted.incrementAndGet();
-                throw e;
-              } finally {
-                calls.exit();
-              }
-              return i;
-            })
+            .mapConcurrent(
+                4,
+                i -> {
+                  calls.enter();
+                  try {
+                    Thread.sleep(60_000);
+                  } catch (InterruptedException e) {
+                    interrupted.incrementAndGet();
+                    throw e;
+                  } finally {
+                    calls.exit();
+                  }
+                  return i;
+                })
             .start(i -> {});
     calls.awaitAtLeast(4);
     long t0 = System.nanoTime();
     h.cancel();
-    assertThatThrownBy(h::join).isInstanceOf(CancellationException.class).hasMessageContaining("cancelled");
+    assertThatThrownBy(h::join)
+        .isInstanceOf(CancellationException.class)
+        .hasMessageContaining("cancelled");
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
     assertThat(h.isDone()).isTrue();
     assertThat(calls.now()).isZero();
@@ -236,19 +244,23 @@ class PipelineTest {
     long t0 = System.nanoTime();
     Throwable thrown =
         catchThrowable(
-            () -> Pipeline.generate(() -> 1)
-                .map(i -> {
-                  Thread.sleep(10);
-                  return i;
-                })
-                .withTimeout(Duration.ofMillis(200))
-                .forEach(i -> {}));
+            () ->
+                Pipeline.generate(() -> 1)
+                    .map(
+                        i -> {
+                          Thread.sleep(10);
+                          return i;
+                        })
+                    .withTimeout(Duration.ofMillis(200))
+                    .forEach(i -> {}));
     Duration took = Duration.ofNanos(System.nanoTime() - t0);
     assertThat(thrown)
         .isInstanceOf(CancellationException.class)
         .hasMessageContaining("timed out")
         .hasCauseInstanceOf(TimeoutException.class);
-    assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(190)).isLessThan(Duration.ofMillis(1200));
+    assertThat(took)
+        .isGreaterThanOrEqualTo(Duration.ofMillis(190))
+        .isLessThan(Duration.ofMillis(1200));
   }
 
   @Test
@@ -262,15 +274,16 @@ class PipelineTest {
                 () -> {
                   try {
                     Pipeline.generate(() -> 1)
-                        .map(i -> {
-                          calls.enter();
-                          try {
-                            Thread.sleep(60_000);
-                          } finally {
-                            calls.exit();
-                          }
-                          return i;
-                        })
+                        .map(
+                            i -> {
+                              calls.enter();
+                              try {
+                                Thread.sleep(60_000);
+                              } finally {
+                                calls.exit();
+                              }
+                              return i;
+                            })
                         .forEach(i -> {});
                   } catch (Throwable e) {
                     thrown.set(e);
@@ -282,7 +295,9 @@ class PipelineTest {
     caller.interrupt();
     assertThat(caller.join(Duration.ofSeconds(1))).isTrue();
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
-    assertThat(thrown.get()).isInstanceOf(CancellationException.class).hasMessageContaining("interrupted");
+    assertThat(thrown.get())
+        .isInstanceOf(CancellationException.class)
+        .hasMessageContaining("interrupted");
     assertThat(flagAfter).isTrue();
     assertThat(calls.now()).isZero();
   }
@@ -301,7 +316,8 @@ class PipelineTest {
     RunHandle<Integer> h = Pipeline.generate(() -> 1).start(i -> Thread.sleep(1));
     assertThat(h.join(Duration.ofMillis(50))).isFalse();
     h.cancel();
-    assertThatThrownBy(() -> h.join(Duration.ofSeconds(5))).isInstanceOf(CancellationException.class);
+    assertThatThrownBy(() -> h.join(Duration.ofSeconds(5)))
+        .isInstanceOf(CancellationException.class);
   }
 
   // ------------------------------------------------------------ bounded memory
@@ -317,11 +333,12 @@ class PipelineTest {
             .buffer(capacity)
             .map(i -> i)
             .buffer(capacity)
-            .start(i -> {
-              long c = consumed.incrementAndGet();
-              maxGap.max(produced.get() - c);
-              Thread.sleep(1);
-            });
+            .start(
+                i -> {
+                  long c = consumed.incrementAndGet();
+                  maxGap.max(produced.get() - c);
+                  Thread.sleep(1);
+                });
     Thread.sleep(1500);
     h.cancel();
     assertThatThrownBy(h::join).isInstanceOf(CancellationException.class);
@@ -341,20 +358,22 @@ class PipelineTest {
     CountDownLatch firstEight = new CountDownLatch(8);
     List<Integer> out =
         Pipeline.from(range(400))
-            .mapConcurrent(8, i -> {
-              calls.enter();
-              maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max);
-              try {
-                if (i < 8) { // the first eight meet: the limit is reached, whatever the load
-                  firstEight.countDown();
-                  firstEight.await(10, java.util.concurrent.TimeUnit.SECONDS);
-                }
-                Thread.sleep((i * 7) % 5);
-              } finally {
-                calls.exit();
-              }
-              return i;
-            })
+            .mapConcurrent(
+                8,
+                i -> {
+                  calls.enter();
+                  maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max);
+                  try {
+                    if (i < 8) { // the first eight meet: the limit is reached, whatever the load
+                      firstEight.countDown();
+                      firstEight.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                    }
+                    Thread.sleep((i * 7) % 5);
+                  } finally {
+                    calls.exit();
+                  }
+                  return i;
+                })
             .toList();
     assertThat(out).isEqualTo(range(400));
     assertThat(calls.max()).isEqualTo(8);
@@ -367,15 +386,17 @@ class PipelineTest {
     InFlight calls = new InFlight();
     List<Integer> out =
         Pipeline.from(List.of(300, 1, 2, 3))
-            .mapConcurrentUnordered(4, ms -> {
-              calls.enter();
-              try {
-                Thread.sleep(ms);
-              } finally {
-                calls.exit();
-              }
-              return ms;
-            })
+            .mapConcurrentUnordered(
+                4,
+                ms -> {
+                  calls.enter();
+                  try {
+                    Thread.sleep(ms);
+                  } finally {
+                    calls.exit();
+                  }
+                  return ms;
+                })
             .toList();
     assertThat(out).containsExactlyInAnyOrder(300, 1, 2, 3);
     assertThat(out.get(3)).isEqualTo(300);
@@ -387,12 +408,14 @@ class PipelineTest {
     InFlight calls = new InFlight();
     AtomicInteger maxThreads = new AtomicInteger();
     Pipeline.from(range(2000))
-        .mapConcurrentUnordered(3, i -> {
-          calls.enter();
-          maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max);
-          calls.exit();
-          return i;
-        })
+        .mapConcurrentUnordered(
+            3,
+            i -> {
+              calls.enter();
+              maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max);
+              calls.exit();
+              return i;
+            })
         .forEach(i -> {});
     // source, dispatcher, sink, plus at most 3 calls
     assertThat(maxThreads.get()).isLessThanOrEqualTo(3 + 3);
@@ -404,7 +427,8 @@ class PipelineTest {
   @Test
   void batchesBySizeAndEmitsTheLastPartialBatchAtTheEnd() {
     List<List<Integer>> out = Pipeline.from(range(10)).batch(3, Duration.ofHours(1)).toList();
-    assertThat(out).containsExactly(List.of(0, 1, 2), List.of(3, 4, 5), List.of(6, 7, 8), List.of(9));
+    assertThat(out)
+        .containsExactly(List.of(0, 1, 2), List.of(3, 4, 5), List.of(6, 7, 8), List.of(9));
   }
 
   @Test
@@ -416,20 +440,23 @@ class PipelineTest {
     RunHandle<List<Integer>> h =
         Pipeline.from(ch)
             .batch(100, Duration.ofMillis(150))
-            .start(b -> {
-              batches.add(b);
-              emittedAfterMillis.add((System.nanoTime() - firstSent[0]) / 1_000_000);
-            });
+            .start(
+                b -> {
+                  batches.add(b);
+                  emittedAfterMillis.add((System.nanoTime() - firstSent[0]) / 1_000_000);
+                });
     Thread.sleep(300); // an idle source emits nothing: no empty batches
     assertThat(batches).isEmpty();
     firstSent[0] = System.nanoTime();
     ch.send(1);
     ch.send(2);
-    Bounded.within(Duration.ofSeconds(5), () -> {
-      while (batches.isEmpty()) {
-        Thread.sleep(5);
-      }
-    });
+    Bounded.within(
+        Duration.ofSeconds(5),
+        () -> {
+          while (batches.isEmpty()) {
+            Thread.sleep(5);
+          }
+        });
     assertThat(batches.get(0)).containsExactly(1, 2);
     assertThat(emittedAfterMillis.get(0)).isBetween(140L, 900L);
     ch.send(3);
@@ -444,16 +471,18 @@ class PipelineTest {
   void skipDropsTheFailedElementsAndCountsThem() throws Exception {
     RunHandle<Integer> h;
     List<Integer> out = new CopyOnWriteArrayList<>();
-    h = Pipeline.from(range(10))
-        .map(i -> {
-          if (i % 3 == 0) {
-            throw new IllegalArgumentException("no " + i);
-          }
-          return i;
-        })
-        .onError(ErrorPolicy.skip())
-        .named("picky")
-        .start(out::add);
+    h =
+        Pipeline.from(range(10))
+            .map(
+                i -> {
+                  if (i % 3 == 0) {
+                    throw new IllegalArgumentException("no " + i);
+                  }
+                  return i;
+                })
+            .onError(ErrorPolicy.skip())
+            .named("picky")
+            .start(out::add);
     h.join();
     assertThat(out).containsExactly(1, 2, 4, 5, 7, 8);
     StageStats s = h.stats().stage("picky");
@@ -468,16 +497,19 @@ class PipelineTest {
     AtomicInteger calls = new AtomicInteger();
     RunHandle<Integer> h;
     List<Integer> out = new CopyOnWriteArrayList<>();
-    h = Pipeline.from(List.of(1))
-        .mapConcurrent(2, i -> {
-          if (calls.incrementAndGet() < 3) {
-            throw new IOException("flaky");
-          }
-          return i;
-        })
-        .onError(ErrorPolicy.retry(5, Duration.ofMillis(1)))
-        .named("upload")
-        .start(out::add);
+    h =
+        Pipeline.from(List.of(1))
+            .mapConcurrent(
+                2,
+                i -> {
+                  if (calls.incrementAndGet() < 3) {
+                    throw new IOException("flaky");
+                  }
+                  return i;
+                })
+            .onError(ErrorPolicy.retry(5, Duration.ofMillis(1)))
+            .named("upload")
+            .start(out::add);
     h.join();
     assertThat(out).containsExactly(1);
     assertThat(calls.get()).isEqualTo(3);
@@ -490,13 +522,15 @@ class PipelineTest {
   void retryThatRunsOutFailsTheRunByDefault() {
     AtomicInteger calls = new AtomicInteger();
     assertThatThrownBy(
-            () -> Pipeline.from(List.of(1))
-                .map(i -> {
-                  calls.incrementAndGet();
-                  throw new IOException("always");
-                })
-                .onError(ErrorPolicy.retry(3, Duration.ofMillis(1)))
-                .toList())
+            () ->
+                Pipeline.from(List.of(1))
+                    .map(
+                        i -> {
+                          calls.incrementAndGet();
+                          throw new IOException("always");
+                        })
+                    .onError(ErrorPolicy.retry(3, Duration.ofMillis(1)))
+                    .toList())
         .isInstanceOf(PipelineException.class)
         .hasRootCauseMessage("always");
     assertThat(calls.get()).isEqualTo(3);
@@ -507,16 +541,20 @@ class PipelineTest {
     List<Object> dead = new CopyOnWriteArrayList<>();
     RunHandle<Integer> h;
     List<Integer> out = new CopyOnWriteArrayList<>();
-    h = Pipeline.from(range(6))
-        .map(i -> {
-          if (i == 4) {
-            throw new IOException("poison");
-          }
-          return i;
-        })
-        .onError(ErrorPolicy.retry(2, Duration.ZERO).orElse(ErrorPolicy.divert((e, ex) -> dead.add(e + ":" + ex.getMessage()))))
-        .named("m")
-        .start(out::add);
+    h =
+        Pipeline.from(range(6))
+            .map(
+                i -> {
+                  if (i == 4) {
+                    throw new IOException("poison");
+                  }
+                  return i;
+                })
+            .onError(
+                ErrorPolicy.retry(2, Duration.ZERO)
+                    .orElse(ErrorPolicy.divert((e, ex) -> dead.add(e + ":" + ex.getMessage()))))
+            .named("m")
+            .start(out::add);
     h.join();
     assertThat(out).containsExactly(0, 1, 2, 3, 5);
     assertThat(dead).containsExactly("4:poison");
@@ -530,18 +568,20 @@ class PipelineTest {
   void retryBackoffGrowsExponentiallyIsCappedAndJittered() {
     ErrorPolicy.Retry r =
         ErrorPolicy.retry(10, Duration.ofMillis(100)).withMaxBackoff(Duration.ofMillis(1000));
-    java.util.Random zero = new java.util.Random() {
-      @Override
-      public double nextDouble() {
-        return 0;
-      }
-    };
-    java.util.Random one = new java.util.Random() {
-      @Override
-      public double nextDouble() {
-        return 0.999999;
-      }
-    };
+    java.util.Random zero =
+        new java.util.Random() {
+          @Override
+          public double nextDouble() {
+            return 0;
+          }
+        };
+    java.util.Random one =
+        new java.util.Random() {
+          @Override
+          public double nextDouble() {
+            return 0.999999;
+          }
+        };
     assertThat(r.backoff(1, zero)).isEqualTo(Duration.ofMillis(100));
     assertThat(r.backoff(2, zero)).isEqualTo(Duration.ofMillis(200));
     assertThat(r.backoff(4, zero)).isEqualTo(Duration.ofMillis(800));
@@ -549,7 +589,8 @@ class PipelineTest {
     assertThat(r.backoff(60, zero)).isEqualTo(Duration.ofMillis(1000));
     assertThat(r.backoff(2, one).toMillis()).isBetween(100L, 101L);
     assertThat(r.withJitter(0).backoff(3, one)).isEqualTo(Duration.ofMillis(400));
-    assertThatThrownBy(() -> ErrorPolicy.retry(0, Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ErrorPolicy.retry(0, Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -557,11 +598,12 @@ class PipelineTest {
     InFlight calls = new InFlight();
     RunHandle<Integer> h =
         Pipeline.from(List.of(1))
-            .<Integer>map(i -> {
-              calls.enter();
-              calls.exit();
-              throw new IOException("down");
-            })
+            .<Integer>map(
+                i -> {
+                  calls.enter();
+                  calls.exit();
+                  throw new IOException("down");
+                })
             .onError(ErrorPolicy.retry(5, Duration.ofSeconds(30)).withJitter(0))
             .start(i -> {});
     calls.awaitCalls(1);
@@ -583,22 +625,25 @@ class PipelineTest {
             .map(i -> i + 1)
             .named("inc")
             .filter(i -> i % 2 == 0)
-            .withListener(new RunListener() {
-              @Override
-              public void onStart(RunHandle<?> run) {
-                started.set(run);
-              }
+            .withListener(
+                new RunListener() {
+                  @Override
+                  public void onStart(RunHandle<?> run) {
+                    started.set(run);
+                  }
 
-              @Override
-              public void onEnd(RunHandle<?> run, PipelineStats finalStats, Throwable failure) {
-                atEnd.set(finalStats);
-              }
-            })
+                  @Override
+                  public void onEnd(RunHandle<?> run, PipelineStats finalStats, Throwable failure) {
+                    atEnd.set(finalStats);
+                  }
+                })
             .start(i -> {});
     h.join();
     assertThat(started.get()).isSameAs(h);
     PipelineStats s = atEnd.get();
-    assertThat(s.stages()).extracting(StageStats::name).containsExactly("source", "inc", "filter", "sink");
+    assertThat(s.stages())
+        .extracting(StageStats::name)
+        .containsExactly("source", "inc", "filter", "sink");
     assertThat(s.stage("inc").in()).isEqualTo(100);
     assertThat(s.stage("inc").out()).isEqualTo(100);
     assertThat(s.stage("filter").out()).isEqualTo(50);

@@ -45,7 +45,8 @@ class StressTest {
       long iterationSeed = rnd.nextLong();
       String where = "seed " + seed + ", iteration " + it + ", action " + action;
       try {
-        Bounded.within(Duration.ofSeconds(20), () -> runOne(new SplittableRandom(iterationSeed), action));
+        Bounded.within(
+            Duration.ofSeconds(20), () -> runOne(new SplittableRandom(iterationSeed), action));
       } catch (AssertionError e) {
         throw new AssertionError(where + ": " + e.getMessage(), e);
       }
@@ -92,7 +93,11 @@ class StressTest {
           ordered = false;
         }
         case 3 -> p = p.filter(i -> work.apply(i) >= 0);
-        case 4 -> p = p.batch(1 + rnd.nextInt(50), Duration.ofMillis(1 + rnd.nextInt(5))).flatMap(b -> b).map(work);
+        case 4 ->
+            p =
+                p.batch(1 + rnd.nextInt(50), Duration.ofMillis(1 + rnd.nextInt(5)))
+                    .flatMap(b -> b)
+                    .map(work);
         default -> p = p.flatMap(i -> List.of(work.apply(i)));
       }
       if (rnd.nextInt(3) == 0) {
@@ -100,10 +105,16 @@ class StressTest {
       }
     }
     if (action == Action.CANCEL || action == Action.INTERRUPT_CALLER || action == Action.DEADLINE) {
-      p = Pipeline.merge(p, Pipeline.generate(() -> -1).map(i -> {
-        Thread.sleep(0, 100_000);
-        return i;
-      }).filter(i -> false)); // keep the run alive until it is stopped
+      p =
+          Pipeline.merge(
+              p,
+              Pipeline.generate(() -> -1)
+                  .map(
+                      i -> {
+                        Thread.sleep(0, 100_000);
+                        return i;
+                      })
+                  .filter(i -> false)); // keep the run alive until it is stopped
     }
     if (action == Action.DEADLINE) {
       p = p.withTimeout(Duration.ofMillis(1 + rnd.nextInt(20)));
@@ -148,7 +159,9 @@ class StressTest {
       }
     }
     assertThat(inFlight.get()).as("user calls still running after the run ended").isZero();
-    assertThat(NoLeakedRunThreads.liveRunThreads()).as("run threads alive after the run ended").isZero();
+    assertThat(NoLeakedRunThreads.liveRunThreads())
+        .as("run threads alive after the run ended")
+        .isZero();
     switch (action) {
       case COMPLETE -> {
         assertThat(thrown.get()).isNull();
@@ -161,14 +174,20 @@ class StressTest {
           assertThat(sorted).isEqualTo(expected);
         }
       }
-      case FAIL -> assertThat(thrown.get())
-          .isInstanceOf(PipelineException.class)
-          .hasRootCauseMessage("planned failure at " + failAt);
-      case CANCEL, INTERRUPT_CALLER -> assertThat(thrown.get()).isInstanceOf(CancellationException.class);
-      case DEADLINE -> assertThat(thrown.get()).isInstanceOf(CancellationException.class).hasMessageContaining("timed out");
+      case FAIL ->
+          assertThat(thrown.get())
+              .isInstanceOf(PipelineException.class)
+              .hasRootCauseMessage("planned failure at " + failAt);
+      case CANCEL, INTERRUPT_CALLER ->
+          assertThat(thrown.get()).isInstanceOf(CancellationException.class);
+      case DEADLINE ->
+          assertThat(thrown.get())
+              .isInstanceOf(CancellationException.class)
+              .hasMessageContaining("timed out");
     }
     // whatever the ending, nothing was delivered twice
-    assertThat(out.stream().filter(i -> i >= 0).distinct().count()).isEqualTo(out.stream().filter(i -> i >= 0).count());
+    assertThat(out.stream().filter(i -> i >= 0).distinct().count())
+        .isEqualTo(out.stream().filter(i -> i >= 0).count());
   }
 
   private static void sleepNanos(long nanos) throws InterruptedException {

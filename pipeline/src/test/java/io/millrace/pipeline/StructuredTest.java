@@ -9,12 +9,11 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Nothing outlives a run: for every way a run can end, and every kind of stage doing slow work
- * when it ends, the terminal operation returns only after every user call has returned and every
- * thread of the run has stopped.
+ * Nothing outlives a run: for every way a run can end, and every kind of stage doing slow work when
+ * it ends, the terminal operation returns only after every user call has returned and every thread
+ * of the run has stopped.
  */
 @Timeout(60)
 @ExtendWith(NoLeakedRunThreads.class)
@@ -66,7 +65,10 @@ class StructuredTest {
       case MAP_CONCURRENT -> src.mapConcurrent(4, i -> c.slow(i, e));
       case MAP_CONCURRENT_UNORDERED -> src.mapConcurrentUnordered(4, i -> c.slow(i, e));
       case BATCH_THEN_MAP -> src.batch(3, Duration.ofMillis(5)).map(b -> c.slow(b.get(0), e));
-      case MERGE -> Pipeline.merge(src.map(i -> c.slow(i, e)), Pipeline.from(java.util.List.of(1, 2)).map(i -> c.slow(i, e)));
+      case MERGE ->
+          Pipeline.merge(
+              src.map(i -> c.slow(i, e)),
+              Pipeline.from(java.util.List.of(1, 2)).map(i -> c.slow(i, e)));
       case SINK -> src;
     };
   }
@@ -125,15 +127,25 @@ class StructuredTest {
         });
     switch (ending) {
       case SUCCESS -> assertThat(thrown.get()).isNull();
-      case FAILURE -> assertThat(thrown.get()).isInstanceOf(PipelineException.class).hasRootCauseMessage("planned failure");
-      case CANCEL, CALLER_INTERRUPT -> assertThat(thrown.get()).isInstanceOf(CancellationException.class);
-      case TIMEOUT -> assertThat(thrown.get()).isInstanceOf(CancellationException.class).hasMessageContaining("timed out");
+      case FAILURE ->
+          assertThat(thrown.get())
+              .isInstanceOf(PipelineException.class)
+              .hasRootCauseMessage("planned failure");
+      case CANCEL, CALLER_INTERRUPT ->
+          assertThat(thrown.get()).isInstanceOf(CancellationException.class);
+      case TIMEOUT ->
+          assertThat(thrown.get())
+              .isInstanceOf(CancellationException.class)
+              .hasMessageContaining("timed out");
     }
   }
 
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> matrix() {
     return java.util.Arrays.stream(Ending.values())
-        .flatMap(e -> java.util.Arrays.stream(Kind.values()).map(k -> org.junit.jupiter.params.provider.Arguments.of(e, k)));
+        .flatMap(
+            e ->
+                java.util.Arrays.stream(Kind.values())
+                    .map(k -> org.junit.jupiter.params.provider.Arguments.of(e, k)));
   }
 
   private static void awaitStarted(Calls calls) throws InterruptedException {
