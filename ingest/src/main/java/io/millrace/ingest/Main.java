@@ -1,5 +1,6 @@
 package io.millrace.ingest;
 
+import io.millrace.ingest.config.Config;
 import java.util.logging.Level;
 
 /**

@@ -1,8 +1,13 @@
 package io.millrace.ingest;
 
-import static io.millrace.ingest.TestSupport.utf8;
+import static io.millrace.ingest.testing.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.ingest.testing.JetStreamRig;
+import io.millrace.ingest.testing.LoadClient;
+import io.millrace.ingest.testing.RawHttp;
+import io.millrace.ingest.testing.ServiceProcess;
+import io.millrace.ingest.testing.StoredIds;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

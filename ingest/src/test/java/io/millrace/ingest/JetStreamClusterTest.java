@@ -2,6 +2,10 @@ package io.millrace.ingest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.ingest.testing.JetStreamRig;
+import io.millrace.ingest.testing.LoadClient;
+import io.millrace.ingest.testing.ServiceProcess;
+import io.millrace.ingest.testing.StoredIds;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -1,9 +1,12 @@
 package io.millrace.ingest;
 
-import static io.millrace.ingest.TestSupport.metric;
-import static io.millrace.ingest.TestSupport.utf8;
+import static io.millrace.ingest.testing.TestSupport.metric;
+import static io.millrace.ingest.testing.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.ingest.http.Problems;
+import io.millrace.ingest.testing.RawHttp;
+import io.millrace.ingest.testing.TestSupport;
 import io.nats.client.Connection;
 import io.nats.client.JetStreamApiException;
 import io.nats.client.Nats;
@@ -57,7 +60,7 @@ class JetStreamServiceTest {
 
   @AfterEach
   void deleteStreams() throws Exception {
-    try (Connection nc = Nats.connect(JetStreamJobQueueTest.URL)) {
+    try (Connection nc = Nats.connect(TestSupport.NATS_URL)) {
       for (String s : List.of(stream, stream + "_DEAD")) {
         try {
           nc.jetStreamManagement().deleteStream(s);
@@ -70,7 +73,7 @@ class JetStreamServiceTest {
 
   Map<String, String> nats(String role) {
     Map<String, String> env = new HashMap<>();
-    env.put("MILLRACE_QUEUE", JetStreamJobQueueTest.URL);
+    env.put("MILLRACE_QUEUE", TestSupport.NATS_URL);
     env.put("MILLRACE_ROLE", role);
     env.put("MILLRACE_NATS_STREAM", stream);
     env.put("MILLRACE_NATS_SUBJECT", stream.toLowerCase() + ".payloads");
@@ -122,7 +125,7 @@ class JetStreamServiceTest {
       Awaitility.await()
           .atMost(Duration.ofSeconds(10))
           .until(() -> metric(s.port(), "millrace_queue_payloads") == 0);
-      try (Connection nc = Nats.connect(JetStreamJobQueueTest.URL)) {
+      try (Connection nc = Nats.connect(TestSupport.NATS_URL)) {
         Awaitility.await()
             .atMost(Duration.ofSeconds(10))
             .until(
@@ -212,7 +215,7 @@ class JetStreamServiceTest {
       RawHttp.Response r =
           RawHttp.post(s.port(), "application/json", utf8("{\"payloads\":[{\"a\":1},{\"b\":2}]}"));
       assertThat(r.status()).isEqualTo(202);
-      try (Connection nc = Nats.connect(JetStreamJobQueueTest.URL)) {
+      try (Connection nc = Nats.connect(TestSupport.NATS_URL)) {
         // the 202 came after JetStream's ack: the message is in the stream now, not later
         assertThat(nc.jetStreamManagement().getStreamInfo(stream).getStreamState().getMsgCount())
             .isEqualTo(1);

@@ -1,8 +1,10 @@
 package io.millrace.ingest;
 
-import static io.millrace.ingest.TestSupport.utf8;
+import static io.millrace.ingest.testing.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.ingest.testing.RawHttp;
+import io.millrace.ingest.testing.TestSupport;
 import io.millrace.pipeline.NoLeakedRunThreads;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -3,6 +3,8 @@ package io.millrace.ingest;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.millrace.ingest.testing.RawHttp;
+import io.millrace.ingest.testing.TestSupport;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;

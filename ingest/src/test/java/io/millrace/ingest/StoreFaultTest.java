@@ -1,9 +1,13 @@
 package io.millrace.ingest;
 
-import static io.millrace.ingest.TestSupport.metric;
-import static io.millrace.ingest.TestSupport.utf8;
+import static io.millrace.ingest.testing.TestSupport.metric;
+import static io.millrace.ingest.testing.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.ingest.store.EmbeddedS3;
+import io.millrace.ingest.testing.FaultProxy;
+import io.millrace.ingest.testing.RawHttp;
+import io.millrace.ingest.testing.TestSupport;
 import io.millrace.pipeline.NoLeakedRunThreads;
 import java.nio.file.Path;
 import java.time.Duration;

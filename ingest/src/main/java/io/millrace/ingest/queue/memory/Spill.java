@@ -1,0 +1,160 @@
+package io.millrace.ingest.queue.memory;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.millrace.ingest.http.PayloadParser;
+import io.millrace.ingest.queue.Job;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Spill files: what shutdown could not store, written as NDJSON under {@code <dataDir>/spill/}, one
+ * line per payload: {@code {"id":"<id>","at":<epoch-ms>,"payload":<payload as sent>}}.
+ *
+ * <p>{@code group-*.ndjson} holds one formed batch (replayed as the same object, same key); {@code
+ * queued-*.ndjson} holds payloads not yet in a batch. Files are written to a temporary name, forced
+ * to disk, then renamed, so a file is either complete or absent.
+ */
+public final class Spill {
+  private static final JsonFactory FACTORY = new JsonFactory();
+
+  private Spill() {}
+
+  public static Path dir(Path dataDir) {
+    return dataDir.resolve("spill");
+  }
+
+  /** {@return whether the folder holds any spill file} */
+  public static boolean hasFiles(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return false;
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.ndjson")) {
+      return files.iterator().hasNext();
+    }
+  }
+
+  /**
+   * Writes the groups and the loose jobs.
+   *
+   * @return how many payloads were written
+   */
+  public static int write(Path dir, String runId, List<List<Job>> groups, List<Job> loose)
+      throws IOException {
+    Files.createDirectories(dir);
+    int n = 0;
+    for (List<Job> g : groups) {
+      if (g.isEmpty()) {
+        continue;
+      }
+      writeFile(dir.resolve("group-" + g.getFirst().id() + "-" + g.size() + ".ndjson"), g);
+      n += g.size();
+    }
+    if (!loose.isEmpty()) {
+      writeFile(
+          dir.resolve("queued-" + runId + "-" + System.currentTimeMillis() + ".ndjson"), loose);
+      n += loose.size();
+    }
+    return n;
+  }
+
+  private static void writeFile(Path file, List<Job> jobs) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (Job j : jobs) {
+      out.write(
+          ("{\"id\":\"" + j.id() + "\",\"at\":" + j.admittedAtMillis() + ",\"payload\":")
+              .getBytes(StandardCharsets.US_ASCII));
+      out.write(j.payload());
+      out.write('}');
+      out.write('\n');
+    }
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try (FileChannel ch =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
+      var buf = java.nio.ByteBuffer.wrap(out.toByteArray());
+      while (buf.hasRemaining()) {
+        ch.write(buf);
+      }
+      ch.force(true);
+    }
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /** Reads every complete spill file in {@code dir}; unparseable lines fail the start. */
+  public static List<SpillFile> load(Path dir) throws IOException {
+    List<SpillFile> files = new ArrayList<>();
+    if (!Files.isDirectory(dir)) {
+      return files;
+    }
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.ndjson")) {
+      for (Path p : ds) {
+        String name = p.getFileName().toString();
+        SpillFile f = new SpillFile(p, name.startsWith("group-"));
+        f.jobs(read(p, f));
+        files.add(f);
+      }
+    }
+    files.sort(
+        (a, b) -> a.path().getFileName().toString().compareTo(b.path().getFileName().toString()));
+    return files;
+  }
+
+  private static List<Job> read(Path p, SpillFile origin) throws IOException {
+    byte[] all = Files.readAllBytes(p);
+    List<Job> jobs = new ArrayList<>();
+    int start = 0;
+    while (start < all.length) {
+      int end = start;
+      while (end < all.length && all[end] != '\n') {
+        end++;
+      }
+      if (end > start) {
+        jobs.add(parseLine(p, all, start, end, origin));
+      }
+      start = end + 1;
+    }
+    return jobs;
+  }
+
+  private static Job parseLine(Path p, byte[] all, int start, int end, SpillFile origin)
+      throws IOException {
+    String id = null;
+    long at = -1;
+    byte[] payload = null;
+    try (JsonParser jp = FACTORY.createParser(all, start, end - start)) {
+      if (jp.nextToken() != JsonToken.START_OBJECT) {
+        throw new IOException("not an object");
+      }
+      while (jp.nextToken() == JsonToken.FIELD_NAME) {
+        String field = jp.currentName();
+        jp.nextToken();
+        switch (field) {
+          case "id" -> id = jp.getText();
+          case "at" -> at = jp.getLongValue();
+          case "payload" -> payload = PayloadParser.slice(jp, all, start);
+          default -> jp.skipChildren();
+        }
+      }
+    } catch (IOException e) {
+      throw new IOException("spill file " + p + " has a bad line: " + e.getMessage(), e);
+    }
+    if (id == null || at < 0 || payload == null || !id.matches("[A-Za-z0-9-]{1,100}")) {
+      throw new IOException("spill file " + p + " has a line without id, at or payload");
+    }
+    return new Job(id, at, payload, origin);
+  }
+}

@@ -1,0 +1,120 @@
+package io.millrace.ingest.store;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.function.IntConsumer;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
+import software.amazon.awssdk.core.retry.RetryMode;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException;
+import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+
+/**
+ * {@link ObjectStore} over the AWS SDK v2 S3 client, with one explicit HTTP client (the JDK's
+ * URLConnection: no Netty, no Apache). Path-style addressing when an endpoint is given, so any
+ * S3-compatible store works. The SDK's standard retry mode retries a few times itself; the worker
+ * pipeline retries on top of that with its own backoff.
+ */
+public final class S3Store implements ObjectStore {
+  private final S3Client s3;
+  private final String bucket;
+
+  /**
+   * Creates the client.
+   *
+   * @param endpoint the endpoint, or null for AWS's own
+   * @param region the region
+   * @param bucket the bucket
+   * @param credentials the credentials provider
+   * @param attemptTimeout how long one HTTP attempt may take
+   * @param onHttpStatus told the status of every HTTP response, retries by the SDK included
+   */
+  public S3Store(
+      URI endpoint,
+      String region,
+      String bucket,
+      AwsCredentialsProvider credentials,
+      Duration attemptTimeout,
+      IntConsumer onHttpStatus) {
+    this.bucket = bucket;
+    var builder =
+        S3Client.builder()
+            .region(Region.of(region))
+            .credentialsProvider(credentials)
+            .httpClientBuilder(
+                UrlConnectionHttpClient.builder()
+                    .connectionTimeout(Duration.ofSeconds(2))
+                    .socketTimeout(attemptTimeout))
+            .overrideConfiguration(
+                o ->
+                    o.retryStrategy(RetryMode.STANDARD)
+                        .addExecutionInterceptor(
+                            new ExecutionInterceptor() {
+                              @Override
+                              public void afterTransmission(
+                                  Context.AfterTransmission context,
+                                  ExecutionAttributes attributes) {
+                                onHttpStatus.accept(context.httpResponse().statusCode());
+                              }
+                            })
+                        .apiCallAttemptTimeout(attemptTimeout)
+                        .apiCallTimeout(attemptTimeout.multipliedBy(3)));
+    if (endpoint != null) {
+      builder.endpointOverride(endpoint).forcePathStyle(true);
+    }
+    this.s3 = builder.build();
+  }
+
+  /** Creates the bucket unless it exists (the embedded store starts empty). */
+  public void createBucketIfMissing() {
+    try {
+      s3.headBucket(b -> b.bucket(bucket));
+    } catch (NoSuchBucketException e) {
+      try {
+        s3.createBucket(b -> b.bucket(bucket));
+      } catch (BucketAlreadyOwnedByYouException raced) {
+        // someone else made it: fine
+      }
+    }
+  }
+
+  @Override
+  public void put(String key, byte[] body, String contentType) {
+    s3.putObject(
+        PutObjectRequest.builder().bucket(bucket).key(key).contentType(contentType).build(),
+        RequestBody.fromBytes(body));
+  }
+
+  @Override
+  public boolean reachable() {
+    try {
+      s3.headBucket(
+          b ->
+              b.bucket(bucket)
+                  .overrideConfiguration(
+                      o ->
+                          o.apiCallTimeout(Duration.ofSeconds(2))
+                              .apiCallAttemptTimeout(Duration.ofSeconds(2))));
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** {@return the underlying client, for reading back in tests and tools} */
+  public S3Client client() {
+    return s3;
+  }
+
+  @Override
+  public void close() {
+    s3.close();
+  }
+}

@@ -1,0 +1,507 @@
+package io.millrace.ingest.queue.jetstream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.millrace.ingest.config.Config;
+import io.millrace.ingest.metrics.Metrics;
+import io.millrace.ingest.queue.Admission;
+import io.millrace.ingest.queue.Job;
+import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.testing.NatsServerProcess;
+import io.millrace.ingest.testing.TestSupport;
+import io.nats.client.Connection;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.JetStreamManagement;
+import io.nats.client.Nats;
+import io.nats.client.api.ConsumerInfo;
+import io.nats.client.api.RetentionPolicy;
+import io.nats.client.api.StreamInfo;
+import io.nats.client.impl.Headers;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The JetStream queue against the real nats-server on {@code 127.0.0.1:4222} (each test uses its
+ * own stream, deleted afterwards): one message per request, ack only after {@link JobQueue#ack},
+ * idempotency keys, nak and redelivery, dead letters after MaxDeliver, progress signals that keep a
+ * held message from being redelivered, the pull budget, and an unreachable broker.
+ */
+@Timeout(60)
+class JetStreamJobQueueTest {
+  static final String URL = TestSupport.NATS_URL;
+
+  @TempDir Path dir;
+  String stream;
+  Connection admin;
+  final List<JetStreamJobQueue> queues = new ArrayList<>();
+
+  @BeforeEach
+  void names() throws Exception {
+    stream = "T" + Long.toString(ThreadLocalRandom.current().nextLong() >>> 1, 36).toUpperCase();
+    admin = Nats.connect(URL);
+  }
+
+  @AfterEach
+  void cleanUp() throws Exception {
+    for (JetStreamJobQueue q : queues) {
+      q.close();
+    }
+    JetStreamManagement jsm = admin.jetStreamManagement();
+    for (String s : List.of(stream, stream + "_DEAD")) {
+      try {
+        jsm.deleteStream(s);
+      } catch (JetStreamApiException e) {
+        // not created
+      }
+    }
+    admin.close();
+  }
+
+  Config config(String role, Map<String, String> extra) throws Exception {
+    Map<String, String> env = new HashMap<>();
+    env.put("MILLRACE_QUEUE", URL);
+    env.put("MILLRACE_ROLE", role);
+    env.put("MILLRACE_NATS_STREAM", stream);
+    env.put("MILLRACE_NATS_SUBJECT", stream.toLowerCase() + ".payloads");
+    env.put("MILLRACE_NATS_DEAD_SUBJECT", stream.toLowerCase() + ".dead");
+    env.put("MILLRACE_NATS_CONSUMER", "workers");
+    env.putAll(extra);
+    return TestSupport.config(dir, env);
+  }
+
+  JetStreamJobQueue queue(Config c, Metrics m) throws Exception {
+    JetStreamJobQueue q =
+        new JetStreamJobQueue(c, m, "run" + queues.size(), System::currentTimeMillis);
+    queues.add(q);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> q.notReadyReason() == null);
+    return q;
+  }
+
+  static List<byte[]> payloads(String... json) {
+    List<byte[]> out = new ArrayList<>();
+    for (String j : json) {
+      out.add(j.getBytes(StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  StreamInfo info(String name) throws Exception {
+    return admin.jetStreamManagement().getStreamInfo(name);
+  }
+
+  /** Takes n jobs from the iterator, each within a bounded time. */
+  static List<Job> take(Iterator<Job> it, int n) throws Exception {
+    List<Job> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      CompletableFuture<Job> f = CompletableFuture.supplyAsync(it::next);
+      out.add(f.get(10, TimeUnit.SECONDS));
+    }
+    return out;
+  }
+
+  static String text(Job j) {
+    return new String(j.payload(), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aRequestIsOneMessageAndItLeavesTheStreamOnlyWhenEveryPayloadIsAcked() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    JetStreamJobQueue worker = queue(config("worker", Map.of()), m);
+
+    assertThat(ingest.admit(payloads("{\"a\":1}", "[2]", "\"three\"")))
+        .isEqualTo(new Admission.Admitted(3));
+    StreamInfo si = info(stream);
+    assertThat(si.getStreamState().getMsgCount()).as("one message per request").isEqualTo(1);
+    assertThat(si.getConfiguration().getRetentionPolicy()).isEqualTo(RetentionPolicy.WorkQueue);
+    assertThat(info(stream + "_DEAD").getConfiguration().getSubjects())
+        .containsExactly(stream.toLowerCase() + ".dead");
+
+    List<Job> jobs = take(worker.jobs(), 3);
+    assertThat(jobs)
+        .extracting(JetStreamJobQueueTest::text)
+        .containsExactly("{\"a\":1}", "[2]", "\"three\"");
+    assertThat(jobs.get(0).id()).endsWith("-0");
+    assertThat(jobs.get(2).id()).isEqualTo(jobs.get(0).id().replaceAll("-0$", "-2"));
+    assertThat(worker.payloads()).isEqualTo(3);
+
+    worker.ack(jobs.subList(0, 2));
+    Thread.sleep(300);
+    assertThat(info(stream).getStreamState().getMsgCount())
+        .as("not acked while a payload is unstored")
+        .isEqualTo(1);
+    worker.ack(jobs.subList(2, 3));
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+    assertThat(worker.payloads()).isZero();
+    assertThat(worker.bytes()).isZero();
+  }
+
+  @Test
+  void concurrentRequestsShareMessagesYetEachIsAllInOne() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    int threads = 32;
+    int perThread = 40;
+    java.util.concurrent.ConcurrentHashMap<String, Boolean> sent =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    List<Thread> ts = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int tt = t;
+      ts.add(
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    for (int r = 0; r < perThread; r++) {
+                      List<byte[]> req = new ArrayList<>();
+                      for (int i = 0; i < 3; i++) {
+                        String p = "{\"t\":" + tt + ",\"r\":" + r + ",\"i\":" + i + "}";
+                        req.add(p.getBytes(StandardCharsets.UTF_8));
+                        sent.put(p, true);
+                      }
+                      assertThat(ingest.admit(req)).isEqualTo(new Admission.Admitted(3));
+                    }
+                  }));
+    }
+    for (Thread t : ts) {
+      assertThat(t.join(Duration.ofSeconds(30))).isTrue();
+    }
+    long messages = info(stream).getStreamState().getMsgCount();
+    assertThat(messages).as("requests share messages under load").isLessThan(threads * perThread);
+
+    JetStreamJobQueue worker = queue(config("worker", Map.of()), m);
+    List<Job> all = take(worker.jobs(), threads * perThread * 3);
+    List<String> texts = all.stream().map(JetStreamJobQueueTest::text).toList();
+    assertThat(texts).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(sent.keySet());
+    // all of a request is in one message, in order: its three payloads are neighbours
+    for (int k = 0; k < texts.size(); k++) {
+      if (texts.get(k).endsWith("\"i\":0}")) {
+        String stem = texts.get(k).substring(0, texts.get(k).length() - 2);
+        assertThat(texts.get(k + 1)).isEqualTo(stem + "1}");
+        assertThat(texts.get(k + 2)).isEqualTo(stem + "2}");
+        assertThat(all.get(k + 2).id().replaceAll("-\\d+$", ""))
+            .isEqualTo(all.get(k).id().replaceAll("-\\d+$", ""));
+      }
+    }
+    worker.ack(all);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+    System.out.println(
+        "group commit: " + threads * perThread + " requests in " + messages + " messages");
+  }
+
+  @Test
+  void theSameIdempotencyKeyIsAdmittedOnce() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
+        .isEqualTo(new Admission.Admitted(2));
+    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
+        .isEqualTo(new Admission.Replayed(2));
+    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-2"))
+        .isEqualTo(new Admission.Admitted(2));
+    assertThat(info(stream).getStreamState().getMsgCount()).isEqualTo(2);
+    assertThat(m.natsReplayed.count()).isEqualTo(1.0);
+  }
+
+  @Test
+  void releasedJobsAreRedeliveredWithADelayThenDeadLetteredAfterMaxDeliver() throws Exception {
+    Metrics m = new Metrics();
+    Config c = config("all", Map.of("MILLRACE_NATS_MAX_DELIVER", "2"));
+    JetStreamJobQueue q = queue(c, m);
+    assertThat(q.admit(payloads("{\"poison\":true}", "{\"n\":2}")))
+        .isEqualTo(new Admission.Admitted(2));
+    Iterator<Job> it = q.jobs();
+
+    List<Job> first = take(it, 2);
+    long t0 = System.nanoTime();
+    q.release(first.subList(0, 1), new IOException("store says no"));
+    assertThat(q.payloads()).as("the whole message is given back").isZero();
+    List<Job> second = take(it, 2);
+    long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    assertThat(waitedMs).as("nak'ed with a delay").isGreaterThanOrEqualTo(800);
+    assertThat(second)
+        .extracting(JetStreamJobQueueTest::text)
+        .containsExactly("{\"poison\":true}", "{\"n\":2}");
+    assertThat(second.get(0).id()).as("same ids on redelivery").isEqualTo(first.get(0).id());
+    assertThat(m.natsRedelivered.count()).isEqualTo(1.0);
+
+    q.release(second, new IOException("store still says no")); // the 2nd delivery of 2: dead letter
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream + "_DEAD").getStreamState().getMsgCount() == 1);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+    assertThat(m.natsDeadLettered.count()).isEqualTo(1.0);
+    assertThat(m.natsDeadLetteredPayloads.count()).isEqualTo(2.0);
+
+    var raw = admin.jetStreamManagement().getMessage(stream + "_DEAD", 1);
+    assertThat(new String(raw.getData(), StandardCharsets.UTF_8))
+        .isEqualTo("{\"poison\":true}\n{\"n\":2}");
+    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_ERROR))
+        .contains("store still says no");
+    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_DELIVERIES)).isEqualTo("2");
+    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_COUNT)).isEqualTo("2");
+  }
+
+  @Test
+  void aMalformedMessageIsDeadLetteredAfterMaxDeliverNeverDropped() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue q = queue(config("worker", Map.of("MILLRACE_NATS_MAX_DELIVER", "2")), m);
+    Iterator<Job> it = q.jobs();
+    Headers h =
+        new Headers()
+            .put(JetStreamJobQueue.H_ID, "x")
+            .put(JetStreamJobQueue.H_AT, "1")
+            .put(JetStreamJobQueue.H_COUNT, "5"); // says 5, holds 2
+    admin
+        .jetStream()
+        .publish(stream.toLowerCase() + ".payloads", h, "{}\n{}".getBytes(StandardCharsets.UTF_8));
+    admin
+        .jetStream()
+        .publish(stream.toLowerCase() + ".payloads", "no headers".getBytes(StandardCharsets.UTF_8));
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> info(stream + "_DEAD").getStreamState().getMsgCount() == 2);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+    assertThat(m.natsDeadLettered.count()).isEqualTo(2.0);
+    assertThat(m.natsNaks.count()).as("each nak'ed once before").isEqualTo(2.0);
+    assertThat(q.payloads()).isZero();
+    assertThat(it).isNotNull();
+  }
+
+  @Test
+  void aHeldMessageIsNotRedeliveredWhileItsWorkerLives() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue q = queue(config("all", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000")), m);
+    q.admit(payloads("{\"slow\":1}"));
+    Iterator<Job> it = q.jobs();
+    List<Job> held = take(it, 1);
+    Thread.sleep(3500); // 3.5 AckWaits: the progress signals keep it ours
+    assertThat(m.natsRedelivered.count()).isZero();
+    ConsumerInfo ci = admin.jetStreamManagement().getConsumerInfo(stream, "workers");
+    assertThat(ci.getRedelivered()).isZero();
+    q.ack(held);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  @Test
+  void anUnackedMessageOfADeadWorkerIsRedeliveredAfterAckWait() throws Exception {
+    Metrics m = new Metrics();
+    Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000"));
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    JetStreamJobQueue dying = queue(c, m);
+    ingest.admit(payloads("{\"k\":1}"));
+    Job first = take(dying.jobs(), 1).getFirst();
+    dying.close(); // no ack, no nak, no more progress signals: as good as killed
+    queues.remove(dying);
+    Metrics m2 = new Metrics();
+    JetStreamJobQueue other = queue(c, m2);
+    Job again = take(other.jobs(), 1).getFirst();
+    assertThat(again.id()).isEqualTo(first.id());
+    assertThat(m2.natsRedelivered.count()).isEqualTo(1.0);
+    other.ack(List.of(again));
+  }
+
+  @Test
+  void atShutdownAWorkerGivesWhatItHoldsBackAtOnce() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    ingest.admit(payloads("{\"h\":1}", "{\"h\":2}"));
+    ingest.admit(payloads("{\"h\":3}"));
+    Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "60000"));
+    JetStreamJobQueue leaving = queue(c, m);
+    Iterator<Job> it = leaving.jobs();
+    List<Job> got = take(it, 3);
+    leaving.ack(got.subList(2, 3)); // the second message is stored and acked
+    leaving.closeAdmission();
+    assertThat(it.hasNext()).as("no more pulls after closing").isFalse();
+    List<Job> held = leaving.unacknowledged();
+    assertThat(held).hasSize(2);
+    leaving.release(held, null);
+    leaving.close();
+    queues.remove(leaving);
+
+    long t0 = System.nanoTime();
+    JetStreamJobQueue next = queue(c, new Metrics());
+    List<Job> again = take(next.jobs(), 2);
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+        .as("not after the 60 s ack wait")
+        .isLessThan(10_000);
+    assertThat(again)
+        .extracting(JetStreamJobQueueTest::text)
+        .containsExactly("{\"h\":1}", "{\"h\":2}");
+    next.ack(again);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  @Test
+  void theWorkerPullsNoMoreThanItsBudget() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    for (int i = 0; i < 50; i++) {
+      assertThat(ingest.admit(payloads("{\"i\":" + i + ",\"a\":0}", "{\"i\":" + i + ",\"a\":1}")))
+          .isInstanceOf(Admission.Admitted.class);
+    }
+    JetStreamJobQueue worker = queue(config("worker", Map.of("MAX_QUEUE", "10")), m);
+    Iterator<Job> it = worker.jobs();
+    List<Job> got = take(it, 2);
+    Thread.sleep(1000);
+    assertThat(worker.payloads()).as("held by this worker").isBetween(2L, 12L);
+    int total = 0;
+    while (total < 100) {
+      worker.ack(got);
+      total += got.size();
+      if (total < 100) {
+        got = take(it, 2);
+      }
+      assertThat(worker.payloads()).isLessThanOrEqualTo(12L);
+    }
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  @Test
+  void aStreamDeletedUnderneathIsCreatedAgainAndBothSidesCarryOn() throws Exception {
+    Metrics m = new Metrics();
+    JetStreamJobQueue q = queue(config("all", Map.of()), m);
+    Iterator<Job> it = q.jobs();
+    assertThat(q.admit(payloads("{\"before\":1}"))).isEqualTo(new Admission.Admitted(1));
+    q.ack(take(it, 1));
+    admin.jetStreamManagement().deleteStream(stream);
+    // admission notices, the keeper recreates stream and consumer, the puller carries on
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(15))
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> q.admit(payloads("{\"after\":1}")) instanceof Admission.Admitted);
+    Job after = take(it, 1).getFirst();
+    assertThat(text(after)).isEqualTo("{\"after\":1}");
+    q.ack(List.of(after));
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  @Test
+  void nothingOutlivesClose() throws Exception {
+    java.util.function.Supplier<List<String>> natsThreads =
+        () ->
+            Thread.getAllStackTraces().keySet().stream()
+                .filter(Thread::isAlive)
+                .map(Thread::getName)
+                .filter(n -> n.toLowerCase().contains("nats"))
+                .toList();
+    List<String> before = natsThreads.get();
+    JetStreamJobQueue q = queue(config("all", Map.of()), new Metrics());
+    Iterator<Job> it = q.jobs();
+    q.admit(payloads("{\"x\":1}"));
+    Job j = take(it, 1).getFirst();
+    q.ack(List.of(j));
+    assertThat(q.stopped()).isFalse();
+    q.close();
+    queues.remove(q);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(q::stopped);
+    assertThat(it.hasNext()).isFalse();
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(natsThreads.get()).as("client threads").isSubsetOf(before));
+
+    // closed while it still cannot reach its broker: the connect loop ends too
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    JetStreamJobQueue unreachable =
+        new JetStreamJobQueue(
+            config("all", Map.of("MILLRACE_QUEUE", "nats://127.0.0.1:" + port)),
+            new Metrics(),
+            "r",
+            System::currentTimeMillis);
+    Thread.sleep(700);
+    unreachable.close();
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(unreachable::stopped);
+  }
+
+  @Test
+  void aFrozenBrokerMeans503WithinThePublishTimeoutThenAdmissionRecovers() throws Exception {
+    try (NatsServerProcess nats = NatsServerProcess.start(dir.resolve("frozen"))) {
+      Config c =
+          config(
+              "ingest",
+              Map.of("MILLRACE_QUEUE", nats.url(), "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", "1000"));
+      JetStreamJobQueue q = queue(c, new Metrics());
+      assertThat(q.admit(payloads("{\"warm\":1}"))).isInstanceOf(Admission.Admitted.class);
+      nats.pause();
+      try {
+        // more requests than group commit has slots: none may hang, each answers within the timeout
+        List<CompletableFuture<Admission>> answers = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 8; i++) {
+          int n = i;
+          answers.add(
+              CompletableFuture.supplyAsync(() -> q.admit(payloads("{\"frozen\":" + n + "}"))));
+        }
+        for (CompletableFuture<Admission> a : answers) {
+          assertThat(a.get(10, TimeUnit.SECONDS)).isInstanceOf(Admission.Unavailable.class);
+        }
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(6000);
+      } finally {
+        nats.resume();
+      }
+      // the slots of the messages that got no ack in time are free again: admission recovers
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> q.admit(payloads("{\"thawed\":1}")) instanceof Admission.Admitted);
+      q.close();
+      queues.remove(q);
+    }
+  }
+
+  @Test
+  void anUnreachableBrokerMeansUnavailableNotAHang() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    Config c = config("ingest", Map.of("MILLRACE_QUEUE", "nats://127.0.0.1:" + port));
+    long t0 = System.nanoTime();
+    JetStreamJobQueue q = new JetStreamJobQueue(c, new Metrics(), "r", System::currentTimeMillis);
+    queues.add(q);
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
+        .as("starts without the broker")
+        .isLessThan(5000);
+    assertThat(q.notReadyReason()).contains("NATS unreachable");
+    Admission a = q.admit(payloads("{}"));
+    assertThat(a).isInstanceOf(Admission.Unavailable.class);
+    assertThat(((Admission.Unavailable) a).retryAfterSeconds()).isPositive();
+  }
+}
