@@ -48,6 +48,8 @@ class DeployArtifactsTest {
   static final Path RULE_TESTS = DEPLOY.resolve("prometheus/millrace-alerts.test.yml");
   static final Path DASHBOARD = DEPLOY.resolve("grafana/millrace.json");
 
+  static final String NATS_URL = System.getProperty("millrace.nats.url", "nats://127.0.0.1:4222");
+
   /** Series Prometheus writes itself for each scrape target; no service exports them. */
   static final Set<String> WRITTEN_BY_PROMETHEUS = Set.of("up");
 
@@ -405,14 +407,14 @@ class DeployArtifactsTest {
     String stream =
         "S" + Long.toString(ThreadLocalRandom.current().nextLong() >>> 1, 36).toUpperCase();
     Map<String, String> env = new HashMap<>();
-    env.put("MILLRACE_QUEUE", JetStreamJobQueueTest.URL);
+    env.put("MILLRACE_QUEUE", NATS_URL);
     env.put("MILLRACE_NATS_STREAM", stream);
     env.put("MILLRACE_NATS_SUBJECT", stream.toLowerCase() + ".payloads");
     env.put("MILLRACE_NATS_DEAD_SUBJECT", stream.toLowerCase() + ".dead");
     try (IngestService s = IngestService.start(TestSupport.config(dir.resolve("nats"), env))) {
       return loadAndScrape(s);
     } finally {
-      try (Connection nc = Nats.connect(JetStreamJobQueueTest.URL)) {
+      try (Connection nc = Nats.connect(NATS_URL)) {
         for (String name : List.of(stream, stream + "_DEAD")) {
           try {
             nc.jetStreamManagement().deleteStream(name);
