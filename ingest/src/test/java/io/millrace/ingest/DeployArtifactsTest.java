@@ -1,13 +1,15 @@
 package io.millrace.ingest;
 
-import static io.millrace.ingest.TestSupport.metric;
-import static io.millrace.ingest.TestSupport.utf8;
+import static io.millrace.ingest.testing.TestSupport.metric;
+import static io.millrace.ingest.testing.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.millrace.ingest.testing.RawHttp;
+import io.millrace.ingest.testing.TestSupport;
 import io.nats.client.Connection;
 import io.nats.client.JetStreamApiException;
 import io.nats.client.Nats;
