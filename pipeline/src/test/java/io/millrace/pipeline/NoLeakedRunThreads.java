@@ -27,14 +27,14 @@ public final class NoLeakedRunThreads implements BeforeEachCallback, AfterEachCa
 
   @Override
   public void beforeEach(ExtensionContext context) {
-    Run.trackedThreads = ConcurrentHashMap.newKeySet();
+    RunScope.trackedThreads = ConcurrentHashMap.newKeySet();
   }
 
   @Override
   public void afterEach(ExtensionContext context) throws Exception {
-    Set<Thread> tracked = Run.trackedThreads;
-    Run.trackedThreads = null;
-    int live = Run.LIVE_THREADS.get();
+    Set<Thread> tracked = RunScope.trackedThreads;
+    RunScope.trackedThreads = null;
+    int live = RunScope.LIVE_THREADS.get();
     List<Thread> stillAlive = aliveAfter(tracked, GRACE_MILLIS);
     if (live == 0 && stillAlive.isEmpty()) {
       return;
@@ -55,10 +55,10 @@ public final class NoLeakedRunThreads implements BeforeEachCallback, AfterEachCa
     }
     aliveAfter(tracked, SETTLE_MILLIS); // let them end before the next test
     long deadline = System.nanoTime() + SETTLE_MILLIS * 1_000_000;
-    while (Run.LIVE_THREADS.get() > 0 && System.nanoTime() < deadline) {
+    while (RunScope.LIVE_THREADS.get() > 0 && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }
-    Run.LIVE_THREADS.set(0);
+    RunScope.LIVE_THREADS.set(0);
     throw new AssertionError(msg.toString());
   }
 
@@ -83,7 +83,7 @@ public final class NoLeakedRunThreads implements BeforeEachCallback, AfterEachCa
 
   /** {@return how many threads of pipeline runs are running now, across all runs} */
   public static int liveRunThreads() {
-    return Run.LIVE_THREADS.get();
+    return RunScope.LIVE_THREADS.get();
   }
 
   /**
@@ -92,7 +92,7 @@ public final class NoLeakedRunThreads implements BeforeEachCallback, AfterEachCa
    * @return a printable dump, empty if none is alive
    */
   public static String dumpRunThreads() {
-    Set<Thread> tracked = Run.trackedThreads;
+    Set<Thread> tracked = RunScope.trackedThreads;
     StringBuilder sb = new StringBuilder();
     if (tracked == null) {
       return "";
