@@ -122,6 +122,11 @@ final class Run<T> implements RunHandle<T> {
     return new PipelineStats(out);
   }
 
+  /** {@return how many threads of this run count as running now} See {@link RunScope}. */
+  int liveThreads() {
+    return scope.liveThreads();
+  }
+
   @Override
   public String toString() {
     String state = isDone() ? ", done" : scope.isStopping() ? ", stopping" : ", running";

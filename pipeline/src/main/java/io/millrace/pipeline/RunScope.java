@@ -30,14 +30,12 @@ import java.util.function.Consumer;
  * {@code stopping} when it begins (both are sequentially consistent accesses), and then does
  * nothing. Exceptions raised while stopping that are consequences of the stop (interrupts, failed
  * buffers) are dropped; anything else is attached to the outcome as suppressed.
+ *
+ * <p>Every thread of a run is a virtual thread named {@code millrace-<run id>-<stage>} (the
+ * watchdog's stage is {@code deadline}), so a thread dump shows which run and stage it works for.
+ * The scope keeps no state shared between runs but the counter of run ids.
  */
 final class RunScope {
-
-  /** Threads of all runs alive now, for leak checks in tests. */
-  static final AtomicInteger LIVE_THREADS = new AtomicInteger();
-
-  /** Threads of all runs, for leak checks in tests; null unless a test turned tracking on. */
-  static volatile Set<Thread> trackedThreads;
 
   /** The cause every buffer is failed with when a run stops. */
   static final CancellationException STOP = new CancellationException("run stopped");
@@ -53,7 +51,7 @@ final class RunScope {
   private final CountDownLatch done = new CountDownLatch(1);
   private final CountDownLatch stagesDone = new CountDownLatch(1);
   private volatile boolean stopping;
-  private Thread watchdog; // written by the starter before any stage is forked
+  private volatile Thread watchdog; // written by the starter before any stage is forked
 
   /**
    * Creates the scope of a run that has no thread yet.
@@ -79,7 +77,6 @@ final class RunScope {
    */
   void fork(StageCounters st, StageBody body, Runnable afterExit) {
     live.incrementAndGet();
-    LIVE_THREADS.incrementAndGet();
     Thread t =
         Thread.ofVirtual()
             .name("millrace-" + id + "-" + st.name)
@@ -96,10 +93,6 @@ final class RunScope {
                   }
                 });
     threads.add(t);
-    Set<Thread> tracked = trackedThreads;
-    if (tracked != null) {
-      tracked.add(t);
-    }
     t.start();
   }
 
@@ -109,10 +102,7 @@ final class RunScope {
   }
 
   private void exit(Runnable afterExit) {
-    Thread self = Thread.currentThread();
-    if (threads.remove(self)) {
-      LIVE_THREADS.decrementAndGet();
-    }
+    threads.remove(Thread.currentThread());
     if (afterExit != null) {
       afterExit.run();
     }
@@ -131,7 +121,6 @@ final class RunScope {
 
   /** Starts the watchdog that cancels the run if it is still going after {@code timeout}. */
   void startWatchdog(Duration timeout) {
-    LIVE_THREADS.incrementAndGet();
     watchdog =
         Thread.ofVirtual()
             .name("millrace-" + id + "-deadline")
@@ -144,14 +133,8 @@ final class RunScope {
                     }
                   } catch (InterruptedException e) {
                     // the run ended first
-                  } finally {
-                    LIVE_THREADS.decrementAndGet();
                   }
                 });
-    Set<Thread> tracked = trackedThreads;
-    if (tracked != null) {
-      tracked.add(watchdog);
-    }
     watchdog.start();
   }
 
@@ -226,6 +209,15 @@ final class RunScope {
   /** {@return whether every thread of the run has ended and its owner was told} */
   boolean isDone() {
     return done.getCount() == 0;
+  }
+
+  /**
+   * {@return how many threads of this run count as running now: stage and call threads whose work
+   * is not over, and the watchdog} 0 once the run is done. For tests that check bounds and leaks.
+   */
+  int liveThreads() {
+    Thread w = watchdog;
+    return threads.size() + (w != null && w.isAlive() ? 1 : 0);
   }
 
   /** {@return the exception the run ends (or would now end) with, or null; fresh on each call} */
