@@ -3,7 +3,10 @@ package io.millrace.pipeline;
 import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -32,6 +35,7 @@ final class Outcome {
    * @return whether this is the run's first outcome (then the caller must stop the run)
    */
   boolean fail(String stage, Throwable e) {
+    boolean consequence = isConsequenceOfStop(e); // before the lock: getCause() is foreign code
     lock.lock();
     try {
       if (failure == null && cancelMessage == null) {
@@ -39,7 +43,7 @@ final class Outcome {
         failedStage = stage;
         return true;
       }
-      if (!isConsequenceOfStop(e)) {
+      if (!consequence) {
         suppressed.add(e);
       }
       return false;
@@ -103,17 +107,19 @@ final class Outcome {
     }
   }
 
-  private static boolean isConsequenceOfStop(Throwable e) {
-    for (Throwable c = e; c != null; c = c.getCause()) {
+  /**
+   * Whether {@code e} or any of its causes says the run's stop caused it. A cause chain may be a
+   * cycle ({@code initCause} only refuses the throwable itself), so the walk remembers what it saw.
+   */
+  static boolean isConsequenceOfStop(Throwable e) {
+    Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Throwable c = e; c != null && seen.add(c); c = c.getCause()) {
       if (c instanceof InterruptedException
           || c instanceof InterruptedIOException
           || c instanceof ClosedByInterruptException
           || c instanceof CancellationException
           || c instanceof ChannelClosedException) {
         return true;
-      }
-      if (c.getCause() == c) {
-        break;
       }
     }
     return false;
