@@ -16,6 +16,8 @@ final class Run<T> implements RunHandle<T> {
   private final List<RunListener> listeners;
   private final List<StageCounters> stages;
   private final List<Runnable> tasks;
+  private volatile Thread startingThread; // while it tells the listeners onStart
+  private volatile Thread endingThread; // the run's last thread, which tells them onEnd
 
   private Run(List<RunListener> listeners, Node root, ThrowingConsumer<Object> sink) {
     this.listeners = listeners;
@@ -34,12 +36,17 @@ final class Run<T> implements RunHandle<T> {
   static <T> Run<T> start(
       Node root, Duration timeout, List<RunListener> listeners, ThrowingConsumer<Object> sink) {
     Run<T> run = new Run<>(listeners, root, sink);
-    for (RunListener l : listeners) {
-      try {
-        l.onStart(run);
-      } catch (RuntimeException ignored) {
-        // listeners must not break runs
+    run.startingThread = Thread.currentThread();
+    try {
+      for (RunListener l : listeners) {
+        try {
+          l.onStart(run);
+        } catch (RuntimeException ignored) {
+          // listeners must not break runs
+        }
       }
+    } finally {
+      run.startingThread = null;
     }
     if (timeout != null) {
       run.scope.startWatchdog(timeout);
@@ -53,6 +60,7 @@ final class Run<T> implements RunHandle<T> {
 
   /** Called by the run's last thread, before the run counts as done. */
   private void ended(RuntimeException outcome) {
+    endingThread = Thread.currentThread();
     PipelineStats finalStats = stats();
     for (RunListener l : listeners) {
       try {
@@ -70,17 +78,33 @@ final class Run<T> implements RunHandle<T> {
 
   @Override
   public void join() throws InterruptedException {
-    scope.awaitDone();
+    refuseWhileStarting();
+    if (Thread.currentThread() != endingThread) {
+      scope.awaitDone();
+    }
     report();
   }
 
   @Override
   public boolean join(Duration timeout) throws InterruptedException {
-    if (!scope.awaitDone(timeout)) {
+    refuseWhileStarting();
+    if (Thread.currentThread() != endingThread && !scope.awaitDone(timeout)) {
       return false;
     }
     report();
     return true;
+  }
+
+  /**
+   * A join from {@code onStart} would wait for ever: the stages are forked after it returns. (From
+   * {@code onEnd} a join does not wait: every thread of the run but the caller has ended, and the
+   * outcome is final.)
+   */
+  private void refuseWhileStarting() {
+    if (Thread.currentThread() == startingThread) {
+      throw new IllegalStateException(
+          "join() from RunListener.onStart would wait forever: the run starts after onStart");
+    }
   }
 
   /** Waits for the end; an interrupt of the waiting thread cancels the run (and is kept). */

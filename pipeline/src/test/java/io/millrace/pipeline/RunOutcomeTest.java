@@ -52,4 +52,67 @@ class RunOutcomeTest {
     a.initCause(b);
     return a;
   }
+
+  @Test
+  void onEndMayJoinTheRunItIsToldAbout() {
+    AtomicReference<Throwable> joinedWith = new AtomicReference<>();
+    AtomicReference<String> joined = new AtomicReference<>();
+    RunListener joins =
+        new RunListener() {
+          @Override
+          public void onEnd(RunHandle<?> run, PipelineStats finalStats, Throwable failure) {
+            try {
+              run.join();
+              joined.set("returned");
+            } catch (Throwable t) {
+              joinedWith.set(t);
+            }
+          }
+        };
+    Bounded.within(
+        Duration.ofSeconds(10),
+        () -> {
+          assertThat(Pipeline.from(List.of(1, 2, 3)).withListener(joins).toList())
+              .containsExactly(1, 2, 3);
+          assertThat(joined.get()).isEqualTo("returned");
+          Throwable failed =
+              PipelineTest.catchThrowable(
+                  () ->
+                      Pipeline.from(List.of(1))
+                          .map(
+                              i -> {
+                                throw new IllegalStateException("boom");
+                              })
+                          .withListener(joins)
+                          .toList());
+          assertThat(failed).isInstanceOf(PipelineException.class);
+          assertThat(joinedWith.get())
+              .isInstanceOf(PipelineException.class)
+              .hasMessage(failed.getMessage());
+        });
+  }
+
+  @Test
+  void onStartThatJoinsIsRefusedInsteadOfWaitingForever() {
+    AtomicReference<Throwable> joinedWith = new AtomicReference<>();
+    RunListener joins =
+        new RunListener() {
+          @Override
+          public void onStart(RunHandle<?> run) {
+            try {
+              run.join();
+            } catch (Throwable t) {
+              joinedWith.set(t);
+            }
+          }
+        };
+    Bounded.within(
+        Duration.ofSeconds(10),
+        () ->
+            assertThat(Pipeline.from(List.of(1, 2)).withListener(joins).toList())
+                .containsExactly(1, 2));
+    assertThat(joinedWith.get())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("onStart");
+  }
 }
