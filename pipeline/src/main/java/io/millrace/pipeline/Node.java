@@ -3,6 +3,7 @@ package io.millrace.pipeline;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * One stage of a pipeline description: what it does ({@link Op}), where its input comes from, and
@@ -50,8 +51,14 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
   /**
    * A one-shot source (an {@link Iterator} or a {@link java.util.stream.Stream}): a second run
    * fails at start.
+   *
+   * @param iterator gives the iterator; called on the source's thread when its run starts
+   * @param onEnd closed when that run ends, however it ends, or {@code null}
+   * @param used set by the first run
    */
-  record OnceSource(Iterator<?> iterator, AutoCloseable onEnd, AtomicBoolean used) implements Op {
+  record OnceSource(
+      Supplier<? extends Iterator<?>> iterator, AutoCloseable onEnd, AtomicBoolean used)
+      implements Op {
     @Override
     public String kind() {
       return "source";

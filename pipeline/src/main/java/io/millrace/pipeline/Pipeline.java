@@ -90,8 +90,10 @@ public final class Pipeline<T> {
   }
 
   /**
-   * A pipeline over the elements of {@code source}. It can run once; the run closes the stream when
-   * it ends.
+   * A pipeline over the elements of {@code source}. The stream is untouched until a run starts: the
+   * run takes its iterator, on the source's thread, and closes the stream when it ends, however it
+   * ends (done, failed, cancelled, timed out). It can run once. A pipeline that is never run leaves
+   * the stream to its caller.
    *
    * @param source the elements, none null
    * @param <T> the element type
@@ -99,7 +101,7 @@ public final class Pipeline<T> {
    */
   public static <T> Pipeline<T> from(Stream<? extends T> source) {
     Objects.requireNonNull(source, "source");
-    return source(new Node.OnceSource(source.iterator(), source::close, new AtomicBoolean()));
+    return source(new Node.OnceSource(source::iterator, source::close, new AtomicBoolean()));
   }
 
   /**
@@ -111,7 +113,7 @@ public final class Pipeline<T> {
    */
   public static <T> Pipeline<T> from(Iterator<? extends T> source) {
     Objects.requireNonNull(source, "source");
-    return source(new Node.OnceSource(source, null, new AtomicBoolean()));
+    return source(new Node.OnceSource(() -> source, null, new AtomicBoolean()));
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.millrace.pipeline;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
@@ -20,9 +21,9 @@ import java.util.function.Consumer;
  * per call in flight) with {@link #fork}. A counter of live threads starts at 1 (a token held by
  * the starter until every stage is forked, given back with {@link #started}) so the run cannot
  * finish while it is still being started. The thread that brings the counter to 0 runs {@link
- * #finish}: ends the {@link Outcome}, stops the deadline watchdog, tells the run's owner ({@code
- * onEnd}) and releases {@link #done}. Joiners wait on {@code done}, so they return only after every
- * thread's work is over.
+ * #finish}: ends the {@link Outcome}, stops the deadline watchdog, closes what the run must close
+ * ({@link #closeAtEnd}), tells the run's owner ({@code onEnd}) and releases {@link #done}. Joiners
+ * wait on {@code done}, so they return only after every thread's work is over.
  *
  * <p>Stopping. The first failure or cancellation sets the outcome, then {@link #stop} sets {@code
  * stopping}, fails every buffer with {@link #STOP} and interrupts every live thread. A thread
@@ -47,6 +48,7 @@ final class RunScope {
   private final Consumer<RuntimeException> onEnd;
   private final List<Channel<?>> channels = new CopyOnWriteArrayList<>();
   private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+  private final List<Closer> closeAtEnd = new ArrayList<>(); // added before the first fork
   private final AtomicInteger live = new AtomicInteger(1);
   private final CountDownLatch done = new CountDownLatch(1);
   private final CountDownLatch stagesDone = new CountDownLatch(1);
@@ -119,6 +121,18 @@ final class RunScope {
     }
   }
 
+  /**
+   * Has the run's end close {@code c} (a source's stream), after every thread of the run ended and
+   * before the run's owner is told; a failure to close is a failure of stage {@code st}. For what a
+   * stage closes itself when it runs, and would leave open if the run stopped before it ran: make
+   * {@code c} idempotent. Called while the run is wired, before any thread is forked.
+   */
+  void closeAtEnd(StageCounters st, AutoCloseable c) {
+    closeAtEnd.add(new Closer(st, c));
+  }
+
+  private record Closer(StageCounters st, AutoCloseable c) {}
+
   /** Starts the watchdog that cancels the run if it is still going after {@code timeout}. */
   void startWatchdog(Duration timeout) {
     watchdog =
@@ -157,6 +171,13 @@ final class RunScope {
       }
       if (interrupted) {
         Thread.currentThread().interrupt();
+      }
+    }
+    for (Closer c : closeAtEnd) {
+      try {
+        c.c().close();
+      } catch (Exception e) {
+        fail(c.st(), e);
       }
     }
     onEnd.accept(outcome.exception());

@@ -5,6 +5,7 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Turns a pipeline description ({@link Node}s) into what one run needs: a buffer in front of every
@@ -89,7 +90,7 @@ final class Wiring {
           throw new IllegalStateException(
               "this pipeline's source is an Iterator or a Stream, which can be run only once");
         }
-        yield new IteratorSourceStage(st, s::iterator, s.onEnd(), false, out);
+        yield new IteratorSourceStage(st, s.iterator(), closedOnce(st, s.onEnd()), false, out);
       }
       case Node.ChannelSource s -> new ChannelSourceStage(scope, st, s.channel(), out);
       case Node.GenerateSource s -> new GenerateStage(st, s.supplier(), out);
@@ -109,6 +110,25 @@ final class Wiring {
       case Node.BatchOp b -> new BatchStage(st, b.maxSize(), b.maxWaitNanos(), in, out);
       case Node.MergeOp m -> throw new AssertionError(m);
     };
+  }
+
+  /**
+   * {@return {@code onEnd}, closed at most once: by the source when it ends, else (if its thread
+   * never ran: the run stopped first) by the run's end} Null for null.
+   */
+  private AutoCloseable closedOnce(StageCounters st, AutoCloseable onEnd) {
+    if (onEnd == null) {
+      return null;
+    }
+    AtomicBoolean closed = new AtomicBoolean();
+    AutoCloseable once =
+        () -> {
+          if (closed.compareAndSet(false, true)) {
+            onEnd.close();
+          }
+        };
+    scope.closeAtEnd(st, once);
+    return once;
   }
 
   private PolicyRunner calls(
