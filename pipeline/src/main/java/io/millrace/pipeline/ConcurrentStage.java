@@ -15,6 +15,10 @@ import java.util.concurrent.Semaphore;
  * gives its permit back once it no longer counts as live.
  */
 final class ConcurrentStage implements StageBody {
+
+  /** The result slot of a call that failed (the failure itself went to the run, which stops). */
+  private static final Object FAILED = new Object();
+
   private final RunScope scope;
   private final StageCounters st;
   private final PolicyRunner calls;
@@ -83,13 +87,7 @@ final class ConcurrentStage implements StageBody {
     scope.fork(
         st,
         () -> result[0] = calls.callTimed(item),
-        () -> {
-          if (result[0] != null) {
-            slot.complete(result[0]);
-          } else {
-            slot.completeExceptionally(RunScope.STOP); // the failure went to the run
-          }
-        });
+        () -> slot.complete(result[0] != null ? result[0] : FAILED));
   }
 
   private void emitInOrder(Semaphore permits, Channel<Object> pending) throws Exception {
@@ -107,6 +105,9 @@ final class ConcurrentStage implements StageBody {
       try {
         r = ((CompletableFuture<?>) slot).get();
       } catch (ExecutionException e) {
+        throw new AssertionError("a slot is never completed exceptionally", e);
+      }
+      if (r == FAILED) {
         return; // the call's own thread reported the failure
       }
       permits.release();

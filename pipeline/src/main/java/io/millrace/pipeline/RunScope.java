@@ -26,20 +26,17 @@ import java.util.function.Consumer;
  * wait on {@code done}, so they return only after every thread's work is over.
  *
  * <p>Stopping. The first failure or cancellation sets the outcome, then {@link #stop} sets {@code
- * stopping}, fails every buffer with {@link #STOP} and interrupts every live thread. A thread
- * forked concurrently with {@code stop} either is seen by its iteration and interrupted, or sees
- * {@code stopping} when it begins (both are sequentially consistent accesses), and then does
- * nothing. Exceptions raised while stopping that are consequences of the stop (interrupts, failed
- * buffers) are dropped; anything else is attached to the outcome as suppressed.
+ * stopping}, fails every buffer with a cancellation ("run N stopped") and interrupts every live
+ * thread. A thread forked concurrently with {@code stop} either is seen by its iteration and
+ * interrupted, or sees {@code stopping} when it begins (both are sequentially consistent accesses),
+ * and then does nothing. Exceptions raised while stopping that are consequences of the stop
+ * (interrupts, failed buffers) are dropped; anything else is attached to the outcome as suppressed.
  *
  * <p>Every thread of a run is a virtual thread named {@code millrace-<run id>-<stage>} (the
  * watchdog's stage is {@code deadline}), so a thread dump shows which run and stage it works for.
  * The scope keeps no state shared between runs but the counter of run ids.
  */
 final class RunScope {
-
-  /** The cause every buffer is failed with when a run stops. */
-  static final CancellationException STOP = new CancellationException("run stopped");
 
   private static final AtomicLong IDS = new AtomicLong();
 
@@ -53,6 +50,7 @@ final class RunScope {
   private final CountDownLatch done = new CountDownLatch(1);
   private final CountDownLatch stagesDone = new CountDownLatch(1);
   private volatile boolean stopping;
+  private volatile CancellationException stopCause; // written before stopping
   private volatile Thread watchdog; // written by the starter before any stage is forked
 
   /**
@@ -117,7 +115,7 @@ final class RunScope {
   void register(Channel<?> ch) {
     channels.add(ch);
     if (stopping) { // stop() either saw the channel or we see stopping
-      ch.fail(STOP);
+      ch.fail(stopCause);
     }
   }
 
@@ -201,9 +199,10 @@ final class RunScope {
   }
 
   private void stop() {
+    stopCause = new CancellationException("run " + id + " stopped");
     stopping = true;
     for (Channel<?> ch : channels) {
-      ch.fail(STOP);
+      ch.fail(stopCause);
     }
     for (Thread t : threads) {
       t.interrupt();
