@@ -107,7 +107,7 @@ final class Wiring {
       case Node.ConcurrentOp c ->
           new ConcurrentStage(
               scope, st, calls(st, policy, c.fn()), c.maxInFlight(), c.ordered(), in, out);
-      case Node.BatchOp b -> new BatchStage(st, b.maxSize(), b.maxWaitNanos(), in, out);
+      case Node.BatchOp b -> new BatchStage(st, b.maxSize(), b.maxWait().toNanos(), in, out);
       case Node.MergeOp m -> throw new AssertionError(m);
     };
   }
