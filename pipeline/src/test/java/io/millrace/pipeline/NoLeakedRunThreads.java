@@ -44,6 +44,9 @@ public final class NoLeakedRunThreads implements BeforeEachCallback, AfterEachCa
   private static final ExtensionContext.Namespace NS =
       ExtensionContext.Namespace.create(NoLeakedRunThreads.class);
 
+  /** Created by JUnit for {@code @ExtendWith}. */
+  public NoLeakedRunThreads() {}
+
   @Override
   public void beforeEach(ExtensionContext context) {
     Set<String> before = new HashSet<>();
