@@ -1,6 +1,7 @@
 package io.millrace.examples;
 
 import io.millrace.pipeline.Pipeline;
+import io.millrace.pipeline.RunListener;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -57,7 +58,7 @@ public final class BoundedConcurrency {
    * @return what it observed
    */
   public static Outcome run(Consumer<String> out) {
-    return run(out, ITEMS, LIMIT, WORK, () -> {});
+    return run(out, ITEMS, LIMIT, WORK, () -> {}, new RunListener() {});
   }
 
   /**
@@ -68,9 +69,16 @@ public final class BoundedConcurrency {
    * @param limit the most calls at once
    * @param work how long each call takes
    * @param probe called inside each call, for tests
+   * @param listener told of the run's start and end, for tests
    * @return what it observed
    */
-  static Outcome run(Consumer<String> out, int items, int limit, Duration work, Runnable probe) {
+  static Outcome run(
+      Consumer<String> out,
+      int items,
+      int limit,
+      Duration work,
+      Runnable probe,
+      RunListener listener) {
     AtomicInteger inFlight = new AtomicInteger();
     AtomicInteger maxInFlight = new AtomicInteger();
     Set<Thread> callThreads = ConcurrentHashMap.newKeySet();
@@ -92,6 +100,7 @@ public final class BoundedConcurrency {
                   }
                 })
             .named("square-slowly")
+            .withListener(listener)
             .toList();
     Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
     Duration floor = work.multipliedBy((items + limit - 1) / limit);

@@ -2,6 +2,7 @@ package io.millrace.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.millrace.pipeline.LiveRunThreads;
 import io.millrace.pipeline.NoLeakedRunThreads;
 import java.time.Duration;
 import java.util.List;
@@ -41,6 +42,7 @@ class BoundedConcurrencyTest {
   @Test
   void threadsExistOnlyForCallsInFlight() {
     AtomicInteger maxThreads = new AtomicInteger();
+    LiveRunThreads live = new LiveRunThreads();
     int limit = 4;
     BoundedConcurrency.Outcome o =
         BoundedConcurrency.run(
@@ -48,7 +50,8 @@ class BoundedConcurrencyTest {
             200,
             limit,
             Duration.ofMillis(2),
-            () -> maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max));
+            () -> maxThreads.accumulateAndGet(live.count(), Math::max),
+            live);
     assertThat(o.results()).hasSize(200);
     assertThat(o.maxInFlight()).isLessThanOrEqualTo(limit);
     assertThat(o.callThreads()).isEqualTo(200);

@@ -1,12 +1,16 @@
 package io.millrace.pipeline;
 
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * One stage of a pipeline description: what it does ({@link Op}), where its input comes from, and
- * the settings that {@code named}, {@code onError} and {@code buffer} put on it. Immutable.
+ * the settings that {@code named}, {@code onError} and {@code buffer} put on it. Immutable; each
+ * record checks its arguments, so a description that exists can run.
  *
  * @param op what the stage does
  * @param inputs upstream nodes: none for a source, one for a transform, many for a merge
@@ -15,6 +19,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * @param capacity the capacity of the buffer after this stage
  */
 record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capacity) {
+
+  Node {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("buffer capacity must be >= 1, was " + capacity);
+    }
+  }
+
+  /** {@return a stage with the defaults: no name, fail-fast, the default buffer capacity} */
+  static Node of(Op op, List<Node> inputs) {
+    return new Node(op, inputs, null, ErrorPolicy.fail(), Pipeline.DEFAULT_BUFFER_CAPACITY);
+  }
 
   Node withName(String newName) {
     return new Node(op, inputs, newName, policy, capacity);
@@ -26,6 +41,18 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
 
   Node withCapacity(int newCapacity) {
     return new Node(op, inputs, name, policy, newCapacity);
+  }
+
+  /** {@return this stage and those before it, as {@link Pipeline#toString()} shows them} */
+  String describe() {
+    String self = name != null ? op.kind() + "(" + name + ")" : op.kind();
+    if (inputs.isEmpty()) {
+      return self;
+    }
+    if (inputs.size() == 1) {
+      return inputs.get(0).describe() + " -> " + self;
+    }
+    return self + inputs.stream().map(Node::describe).toList();
   }
 
   /** What a stage does: a closed set, so the runtime's {@code switch} covers every kind. */
@@ -50,8 +77,14 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
   /**
    * A one-shot source (an {@link Iterator} or a {@link java.util.stream.Stream}): a second run
    * fails at start.
+   *
+   * @param iterator gives the iterator; called on the source's thread when its run starts
+   * @param onEnd closed when that run ends, however it ends, or {@code null}
+   * @param used set by the first run
    */
-  record OnceSource(Iterator<?> iterator, AutoCloseable onEnd, AtomicBoolean used) implements Op {
+  record OnceSource(
+      Supplier<? extends Iterator<?>> iterator, AutoCloseable onEnd, AtomicBoolean used)
+      implements Op {
     @Override
     public String kind() {
       return "source";
@@ -76,6 +109,10 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
 
   /** One element in, one out, in order, one thread. */
   record MapOp(ThrowingFunction<Object, Object> fn) implements Op {
+    MapOp {
+      Objects.requireNonNull(fn, "fn");
+    }
+
     @Override
     public String kind() {
       return "map";
@@ -89,6 +126,10 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
 
   /** Keeps the elements the predicate accepts. */
   record FilterOp(ThrowingPredicate<Object> predicate) implements Op {
+    FilterOp {
+      Objects.requireNonNull(predicate, "predicate");
+    }
+
     @Override
     public String kind() {
       return "filter";
@@ -102,6 +143,10 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
 
   /** One element in, any number out. */
   record FlatMapOp(ThrowingFunction<Object, Iterable<?>> fn) implements Op {
+    FlatMapOp {
+      Objects.requireNonNull(fn, "fn");
+    }
+
     @Override
     public String kind() {
       return "flatMap";
@@ -116,6 +161,13 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
   /** At most {@code maxInFlight} calls at once, each on its own virtual thread. */
   record ConcurrentOp(int maxInFlight, boolean ordered, ThrowingFunction<Object, Object> fn)
       implements Op {
+    ConcurrentOp {
+      if (maxInFlight < 1) {
+        throw new IllegalArgumentException("maxInFlight must be >= 1, was " + maxInFlight);
+      }
+      Objects.requireNonNull(fn, "fn");
+    }
+
     @Override
     public String kind() {
       return ordered ? "mapConcurrent" : "mapConcurrentUnordered";
@@ -128,7 +180,17 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
   }
 
   /** Groups elements into lists by size and age. */
-  record BatchOp(int maxSize, long maxWaitNanos) implements Op {
+  record BatchOp(int maxSize, Duration maxWait) implements Op {
+    BatchOp {
+      if (maxSize < 1) {
+        throw new IllegalArgumentException("batch maxSize must be >= 1, was " + maxSize);
+      }
+      Objects.requireNonNull(maxWait, "maxWait");
+      if (maxWait.isNegative() || maxWait.isZero()) {
+        throw new IllegalArgumentException("batch maxWait must be positive, was " + maxWait);
+      }
+    }
+
     @Override
     public String kind() {
       return "batch";

@@ -69,10 +69,7 @@ public final class Pipeline<T> {
   }
 
   private static <T> Pipeline<T> source(Node.Op op) {
-    return new Pipeline<>(
-        new Node(op, List.of(), null, ErrorPolicy.fail(), DEFAULT_BUFFER_CAPACITY),
-        null,
-        List.of());
+    return new Pipeline<>(Node.of(op, List.of()), null, List.of());
   }
 
   // ---------------------------------------------------------------- sources
@@ -90,8 +87,10 @@ public final class Pipeline<T> {
   }
 
   /**
-   * A pipeline over the elements of {@code source}. It can run once; the run closes the stream when
-   * it ends.
+   * A pipeline over the elements of {@code source}. The stream is untouched until a run starts: the
+   * run takes its iterator, on the source's thread, and closes the stream when it ends, however it
+   * ends (done, failed, cancelled, timed out). It can run once. A pipeline that is never run leaves
+   * the stream to its caller.
    *
    * @param source the elements, none null
    * @param <T> the element type
@@ -99,7 +98,7 @@ public final class Pipeline<T> {
    */
   public static <T> Pipeline<T> from(Stream<? extends T> source) {
     Objects.requireNonNull(source, "source");
-    return source(new Node.OnceSource(source.iterator(), source::close, new AtomicBoolean()));
+    return source(new Node.OnceSource(source::iterator, source::close, new AtomicBoolean()));
   }
 
   /**
@@ -111,7 +110,7 @@ public final class Pipeline<T> {
    */
   public static <T> Pipeline<T> from(Iterator<? extends T> source) {
     Objects.requireNonNull(source, "source");
-    return source(new Node.OnceSource(source, null, new AtomicBoolean()));
+    return source(new Node.OnceSource(() -> source, null, new AtomicBoolean()));
   }
 
   /**
@@ -173,20 +172,14 @@ public final class Pipeline<T> {
     for (Pipeline<? extends T> p : pipelines) {
       inputs.add(Objects.requireNonNull(p, "pipeline").node);
     }
-    return new Pipeline<>(
-        new Node(new Node.MergeOp(), inputs, null, ErrorPolicy.fail(), DEFAULT_BUFFER_CAPACITY),
-        null,
-        List.of());
+    return new Pipeline<>(Node.of(new Node.MergeOp(), inputs), null, List.of());
   }
 
   // ---------------------------------------------------------------- operators
 
   @SuppressWarnings("unchecked")
   private <R> Pipeline<R> then(Node.Op op) {
-    return new Pipeline<>(
-        new Node(op, List.of(node), null, ErrorPolicy.fail(), DEFAULT_BUFFER_CAPACITY),
-        timeout,
-        listeners);
+    return new Pipeline<>(Node.of(op, List.of(node)), timeout, listeners);
   }
 
   /**
@@ -198,7 +191,6 @@ public final class Pipeline<T> {
    */
   @SuppressWarnings("unchecked")
   public <R> Pipeline<R> map(ThrowingFunction<? super T, ? extends R> fn) {
-    Objects.requireNonNull(fn, "fn");
     return then(new Node.MapOp((ThrowingFunction<Object, Object>) fn));
   }
 
@@ -216,8 +208,6 @@ public final class Pipeline<T> {
   @SuppressWarnings("unchecked")
   public <R> Pipeline<R> mapConcurrent(
       int maxInFlight, ThrowingFunction<? super T, ? extends R> fn) {
-    requireConcurrency(maxInFlight);
-    Objects.requireNonNull(fn, "fn");
     return then(new Node.ConcurrentOp(maxInFlight, true, (ThrowingFunction<Object, Object>) fn));
   }
 
@@ -232,8 +222,6 @@ public final class Pipeline<T> {
   @SuppressWarnings("unchecked")
   public <R> Pipeline<R> mapConcurrentUnordered(
       int maxInFlight, ThrowingFunction<? super T, ? extends R> fn) {
-    requireConcurrency(maxInFlight);
-    Objects.requireNonNull(fn, "fn");
     return then(new Node.ConcurrentOp(maxInFlight, false, (ThrowingFunction<Object, Object>) fn));
   }
 
@@ -245,7 +233,6 @@ public final class Pipeline<T> {
    */
   @SuppressWarnings("unchecked")
   public Pipeline<T> filter(ThrowingPredicate<? super T> predicate) {
-    Objects.requireNonNull(predicate, "predicate");
     return then(new Node.FilterOp((ThrowingPredicate<Object>) predicate));
   }
 
@@ -258,7 +245,6 @@ public final class Pipeline<T> {
    */
   @SuppressWarnings("unchecked")
   public <R> Pipeline<R> flatMap(ThrowingFunction<? super T, ? extends Iterable<? extends R>> fn) {
-    Objects.requireNonNull(fn, "fn");
     return then(new Node.FlatMapOp((ThrowingFunction<Object, Iterable<?>>) (Object) fn));
   }
 
@@ -272,14 +258,7 @@ public final class Pipeline<T> {
    * @return a new pipeline of batches
    */
   public Pipeline<List<T>> batch(int maxSize, Duration maxWait) {
-    if (maxSize < 1) {
-      throw new IllegalArgumentException("batch maxSize must be >= 1, was " + maxSize);
-    }
-    Objects.requireNonNull(maxWait, "maxWait");
-    if (maxWait.isNegative() || maxWait.isZero()) {
-      throw new IllegalArgumentException("batch maxWait must be positive, was " + maxWait);
-    }
-    return then(new Node.BatchOp(maxSize, maxWait.toNanos()));
+    return then(new Node.BatchOp(maxSize, maxWait));
   }
 
   /**
@@ -289,9 +268,6 @@ public final class Pipeline<T> {
    * @return a new pipeline
    */
   public Pipeline<T> buffer(int capacity) {
-    if (capacity < 1) {
-      throw new IllegalArgumentException("buffer capacity must be >= 1, was " + capacity);
-    }
     return new Pipeline<>(node.withCapacity(capacity), timeout, listeners);
   }
 
@@ -402,25 +378,8 @@ public final class Pipeline<T> {
     return out; // the run's end happens-before join's return
   }
 
-  private static void requireConcurrency(int maxInFlight) {
-    if (maxInFlight < 1) {
-      throw new IllegalArgumentException("maxInFlight must be >= 1, was " + maxInFlight);
-    }
-  }
-
   @Override
   public String toString() {
-    return "Pipeline[" + describe(node) + "]";
-  }
-
-  private static String describe(Node n) {
-    String self = n.name() != null ? n.op().kind() + "(" + n.name() + ")" : n.op().kind();
-    if (n.inputs().isEmpty()) {
-      return self;
-    }
-    if (n.inputs().size() == 1) {
-      return describe(n.inputs().get(0)) + " -> " + self;
-    }
-    return self + n.inputs().stream().map(Pipeline::describe).toList();
+    return "Pipeline[" + node.describe() + "]";
   }
 }

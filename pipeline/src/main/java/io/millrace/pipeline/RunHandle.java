@@ -23,9 +23,14 @@ public interface RunHandle<T> {
   /**
    * Waits until the run has ended and every thread it started has ended.
    *
+   * <p>Called from {@link RunListener#onEnd} of this run, it does not wait (every other thread of
+   * the run has ended and the outcome is final): it returns or throws as it will for everyone.
+   *
    * @throws InterruptedException if the waiting thread is interrupted (the run goes on)
    * @throws PipelineException if a stage failed
    * @throws java.util.concurrent.CancellationException if the run was cancelled or timed out
+   * @throws IllegalStateException if called from {@link RunListener#onStart} of this run, where it
+   *     would wait forever (the run starts after {@code onStart} returns)
    */
   void join() throws InterruptedException;
 
@@ -37,6 +42,7 @@ public interface RunHandle<T> {
    * @throws InterruptedException if the waiting thread is interrupted (the run goes on)
    * @throws PipelineException if a stage failed
    * @throws java.util.concurrent.CancellationException if the run was cancelled or timed out
+   * @throws IllegalStateException if called from {@link RunListener#onStart} of this run
    */
   boolean join(Duration timeout) throws InterruptedException;
 

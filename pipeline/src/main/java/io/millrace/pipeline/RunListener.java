@@ -9,14 +9,17 @@ package io.millrace.pipeline;
 public interface RunListener {
 
   /**
-   * Called once, on the thread that starts the run, before any stage runs.
+   * Called once, on the thread that starts the run, before any stage runs. {@link RunHandle#join()}
+   * throws here ({@code IllegalStateException}): the run starts only after this returns.
    *
    * @param run the run, whose {@link RunHandle#stats()} stays live until it ends
    */
   default void onStart(RunHandle<?> run) {}
 
   /**
-   * Called once, after every stage thread of the run has ended and before the run counts as done.
+   * Called once, after every stage thread of the run has ended and before the run counts as done
+   * (so a terminal operation returns only after this did). {@link RunHandle#join()} does not wait
+   * here: it returns, or throws the outcome, at once.
    *
    * @param run the run
    * @param finalStats the counters at the end

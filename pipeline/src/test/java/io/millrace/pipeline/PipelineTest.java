@@ -355,6 +355,7 @@ class PipelineTest {
   void mapConcurrentNeverExceedsItsLimitKeepsOrderAndReachesTheLimit() {
     InFlight calls = new InFlight();
     AtomicInteger maxThreads = new AtomicInteger();
+    LiveRunThreads live = new LiveRunThreads();
     CountDownLatch firstEight = new CountDownLatch(8);
     List<Integer> out =
         Pipeline.from(range(400))
@@ -362,7 +363,7 @@ class PipelineTest {
                 8,
                 i -> {
                   calls.enter();
-                  maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max);
+                  maxThreads.accumulateAndGet(live.count(), Math::max);
                   try {
                     if (i < 8) { // the first eight meet: the limit is reached, whatever the load
                       firstEight.countDown();
@@ -374,6 +375,7 @@ class PipelineTest {
                   }
                   return i;
                 })
+            .withListener(live)
             .toList();
     assertThat(out).isEqualTo(range(400));
     assertThat(calls.max()).isEqualTo(8);
@@ -407,15 +409,17 @@ class PipelineTest {
   void mapConcurrentStartsNoMoreThreadsThanItemsInFlight() {
     InFlight calls = new InFlight();
     AtomicInteger maxThreads = new AtomicInteger();
+    LiveRunThreads live = new LiveRunThreads();
     Pipeline.from(range(2000))
         .mapConcurrentUnordered(
             3,
             i -> {
               calls.enter();
-              maxThreads.accumulateAndGet(NoLeakedRunThreads.liveRunThreads(), Math::max);
+              maxThreads.accumulateAndGet(live.count(), Math::max);
               calls.exit();
               return i;
             })
+        .withListener(live)
         .forEach(i -> {});
     // source, dispatcher, sink, plus at most 3 calls
     assertThat(maxThreads.get()).isLessThanOrEqualTo(3 + 3);

@@ -122,7 +122,8 @@ class StressTest {
     List<Integer> out = new CopyOnWriteArrayList<>();
     AtomicReference<Throwable> thrown = new AtomicReference<>();
     long delayNanos = rnd.nextLong(5_000_000);
-    Pipeline<Integer> run = p;
+    LiveRunThreads live = new LiveRunThreads();
+    Pipeline<Integer> run = p.withListener(live);
     switch (action) {
       case CANCEL -> {
         RunHandle<Integer> h = run.start(out::add);
@@ -159,9 +160,7 @@ class StressTest {
       }
     }
     assertThat(inFlight.get()).as("user calls still running after the run ended").isZero();
-    assertThat(NoLeakedRunThreads.liveRunThreads())
-        .as("run threads alive after the run ended")
-        .isZero();
+    assertThat(live.count()).as("run threads alive after the run ended").isZero();
     switch (action) {
       case COMPLETE -> {
         assertThat(thrown.get()).isNull();

@@ -86,7 +86,8 @@ class StructuredTest {
     if (ending == Ending.TIMEOUT) {
       p = p.withTimeout(Duration.ofMillis(100));
     }
-    Pipeline<Integer> run = p;
+    LiveRunThreads live = new LiveRunThreads();
+    Pipeline<Integer> run = p.withListener(live);
     AtomicReference<Throwable> thrown = new AtomicReference<>();
     Bounded.within(
         Duration.ofSeconds(10),
@@ -123,7 +124,7 @@ class StructuredTest {
           }
           // the moment the terminal operation is over:
           assertThat(calls.inFlight.get()).as("user calls still running").isZero();
-          assertThat(NoLeakedRunThreads.liveRunThreads()).as("run threads still running").isZero();
+          assertThat(live.count()).as("run threads still running").isZero();
         });
     switch (ending) {
       case SUCCESS -> assertThat(thrown.get()).isNull();

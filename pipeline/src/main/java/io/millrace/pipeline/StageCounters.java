@@ -1,0 +1,52 @@
+package io.millrace.pipeline;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A stage's name and live counters, and the buffer it writes into (whose fill is its "buffered").
+ *
+ * <p>Each counter is written by the stage's own threads and read by anyone through {@link
+ * #snapshot()}. A counter only one thread writes is bumped with {@code lazySet(get() + 1)}, which
+ * costs no atomic instruction on the hot path; one that several threads write (a concurrent stage's
+ * call threads) uses {@code getAndIncrement}.
+ */
+final class StageCounters {
+  final String name;
+  private final Channel<Object> output;
+  final AtomicLong in = new AtomicLong();
+  final AtomicLong out = new AtomicLong();
+  final AtomicLong failed = new AtomicLong();
+  final AtomicLong skipped = new AtomicLong();
+  final AtomicLong retried = new AtomicLong();
+  final AtomicLong diverted = new AtomicLong();
+  final AtomicInteger inFlight = new AtomicInteger();
+  final AtomicLong busyNanos = new AtomicLong();
+
+  /**
+   * Creates the counters of one stage.
+   *
+   * @param name the stage's unique name within its run
+   * @param output the buffer the stage writes into, or {@code null} for the sink
+   */
+  StageCounters(String name, Channel<Object> output) {
+    this.name = name;
+    this.output = output;
+  }
+
+  /** {@return the counters now; each is read on its own, so the set is not atomic} */
+  StageStats snapshot() {
+    return new StageStats(
+        name,
+        in.get(),
+        out.get(),
+        failed.get(),
+        skipped.get(),
+        retried.get(),
+        diverted.get(),
+        inFlight.get(),
+        output == null ? 0 : output.size(),
+        Duration.ofNanos(busyNanos.get()));
+  }
+}
