@@ -95,7 +95,12 @@ public final class DiskLog implements AutoCloseable {
     Files.createDirectories(dir);
     FileChannel lockFile = FileChannel.open(dir.resolve("LOCK"), CREATE, WRITE);
     try {
-      FileLock lock = lockFile.tryLock();
+      FileLock lock;
+      try {
+        lock = lockFile.tryLock();
+      } catch (java.nio.channels.OverlappingFileLockException e) {
+        lock = null; // held by this process
+      }
       if (lock == null) {
         throw new IOException("local log " + dir + " is open in another process");
       }

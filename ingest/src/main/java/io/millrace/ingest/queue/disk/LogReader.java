@@ -63,12 +63,15 @@ public final class LogReader implements AutoCloseable {
    * @param timeout how long to wait while there is nothing new; zero to only look
    * @return the payload, or null if none came in time
    * @throws LogClosedException the log is closed and everything durable has been read
-   * @throws InterruptedException interrupted while waiting or reading (the flag is cleared); the
-   *     reader stays usable and resumes where it was
+   * @throws InterruptedException interrupted on entry, while waiting or while reading (the flag is
+   *     cleared); the reader stays usable and resumes where it was
    * @throws IOException a record no longer reads back as written (disk damage)
    */
   public LogEntry next(Duration timeout)
       throws IOException, InterruptedException, LogClosedException {
+    if (Thread.interrupted()) {
+      throw new InterruptedException("interrupted before reading the local log");
+    }
     long nanos = timeout.toNanos();
     while (true) {
       if (left > 0) {

@@ -12,7 +12,7 @@ import java.util.zip.CRC32C;
  *     magic u32 'MLOG' | version u16 = 1 | flags u16 = 0
  *     basePosition i64  (the position of the first payload this segment may hold)
  *     baseByte i64      (payload bytes appended before basePosition)
- *     crc32c u32 of the 28 bytes before it | reserved u32 = 0
+ *     crc32c u32 of the 24 bytes before it | reserved u32 = 0
  *   records, back to back, until the end of the file
  *
  * record
@@ -64,7 +64,7 @@ final class RecordFormat {
     ByteBuffer b = ByteBuffer.allocate(SEGMENT_HEADER_BYTES);
     b.putInt(SEGMENT_MAGIC).putShort(VERSION).putShort((short) 0);
     b.putLong(basePosition).putLong(baseByte);
-    b.putInt(crc(b, 0, 28)).putInt(0);
+    b.putInt(crc(b, 0, 24)).putInt(0);
     return b.flip();
   }
 
@@ -84,7 +84,7 @@ final class RecordFormat {
     if (b.getShort(p + 4) != VERSION) {
       return "unknown format version " + b.getShort(p + 4);
     }
-    if (b.getInt(p + 28) != crc(b, p, p + 28)) {
+    if (b.getInt(p + 24) != crc(b, p, p + 24)) {
       return "segment header checksum mismatch";
     }
     return null;
