@@ -19,6 +19,9 @@ final class HookedChannel extends FileChannel {
     /** Called before bytes are written at a position; throw to fail the write. */
     default void beforeWrite(Path path, long position, int bytes) throws IOException {}
 
+    /** Called before a force; throw to fail it (after the bytes were written, not forced). */
+    default void beforeForce(Path path) throws IOException {}
+
     /** Called after a force returned; {@code size} is the file's size at that moment. */
     default void afterForce(Path path, long size) {}
   }
@@ -82,6 +85,7 @@ final class HookedChannel extends FileChannel {
 
   @Override
   public void force(boolean metaData) throws IOException {
+    hooks.beforeForce(path);
     delegate.force(metaData);
     hooks.afterForce(path, delegate.size());
   }
