@@ -249,6 +249,14 @@ public final class DiskLog implements AutoCloseable {
     return new LogReader(tail, segments.find(fromPosition), fromPosition, opener, options);
   }
 
+  /**
+   * {@return the first position still in the log's files: every payload before it is stored and its
+   * segment deleted}
+   */
+  public long firstPosition() {
+    return segments.first().basePosition;
+  }
+
   /** {@return the first position not in any batch: where the next {@link #cut} starts} */
   public long firstUncutPosition() {
     return acks.nextCut();

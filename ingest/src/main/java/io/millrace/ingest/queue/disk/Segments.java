@@ -31,6 +31,15 @@ final class Segments {
     }
   }
 
+  Segment first() {
+    lock.lock();
+    try {
+      return head;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   int count() {
     lock.lock();
     try {
