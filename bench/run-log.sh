@@ -8,6 +8,7 @@
 #
 #   bench/run-log.sh                         # all five, 2 rounds, 5 s warm-up + 15 s each
 #   BACKENDS="millrace rocksdb" ROUNDS=3 SECONDS_EACH=20 bench/run-log.sh
+#   THREADS=platform BACKENDS="millrace rocksdb" bench/run-log.sh   # appenders on platform threads
 #
 # Holds the build lock for the whole run. Data goes to bench/target/log-bench (same disk as the
 # service's MILLRACE_DATA_DIR would be).
@@ -24,6 +25,7 @@ ROUNDS=${ROUNDS:-2}
 APPENDERS=${APPENDERS:-64}
 WARMUP=${WARMUP:-5}
 SECONDS_EACH=${SECONDS_EACH:-15}
+THREADS=${THREADS:-virtual}
 
 mvn -B -q -pl bench -am -DskipTests package dependency:build-classpath \
   -Dmdep.outputFile=target/log-classpath.txt -Dmdep.includeScope=runtime
@@ -33,6 +35,6 @@ echo "JDK: $(java -version 2>&1 | head -1); cores: $(nproc); disk: $(df -h bench
 for round in $(seq "$ROUNDS"); do
   for b in $BACKENDS; do
     java -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$cp" io.millrace.bench.log.LogBench "$b" bench/target/log-bench/"$b" \
-      "$APPENDERS" "$WARMUP" "$SECONDS_EACH"
+      "$APPENDERS" "$WARMUP" "$SECONDS_EACH" "$THREADS"
   done
 done

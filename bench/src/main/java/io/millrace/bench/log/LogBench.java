@@ -24,7 +24,11 @@ import java.util.stream.Stream;
  *
  * <pre>
  *   java -cp ... io.millrace.bench.log.LogBench BACKEND DIR [appenders=64] [warmup=5] [seconds=15]
+ *       [virtual|platform]
  * </pre>
+ *
+ * <p>Appenders are virtual threads by default, as the service's request handlers are; {@code
+ * platform} runs them as platform threads instead (for a store that blocks inside native calls).
  */
 public final class LogBench {
   private LogBench() {}
@@ -35,6 +39,7 @@ public final class LogBench {
     int appenders = args.length > 2 ? Integer.parseInt(args[2]) : 64;
     int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 5;
     int seconds = args.length > 4 ? Integer.parseInt(args[4]) : 15;
+    boolean platform = args.length > 5 && args[5].equals("platform");
     delete(dir);
     Files.createDirectories(dir);
     List<List<byte[]>> requests = requests(4096);
@@ -47,7 +52,7 @@ public final class LogBench {
       CountDownLatch done = new CountDownLatch(appenders + 1);
       for (int t = 0; t < appenders; t++) {
         int seed = t;
-        Thread.ofVirtual()
+        (platform ? Thread.ofPlatform() : Thread.ofVirtual())
             .start(
                 () -> {
                   try {
@@ -104,10 +109,10 @@ public final class LogBench {
         throw new IllegalStateException(name + " failed", failure.get());
       }
       System.out.printf(
-          "%-9s req/s %8.0f  consumed payloads/s %8.0f  flushes/s %6.0f  req/flush %6.1f"
+          "%-11s req/s %8.0f  consumed payloads/s %8.0f  flushes/s %6.0f  req/flush %6.1f"
               + "  p50 %6.2f ms  p99 %6.2f ms  p99.9 %6.2f ms  max %7.2f ms  lag %7d payloads"
               + "  CPU %5.1f us/req  disk %6.1f MB%n",
-          name,
+          name + (platform ? "/p" : ""),
           requestsDone / elapsed,
           payloadsConsumed / elapsed,
           flushes / elapsed,
