@@ -158,7 +158,8 @@ public final class DiskLog implements AutoCloseable {
       throw new IllegalArgumentException(
           "append of " + size + " bytes is over maxRecordBytes " + options.maxRecordBytes());
     }
-    Write w = await(Write.append(List.copyOf(payloads), options.clock().millis(), size), timeout);
+    Write w =
+        await(Write.append(List.copyOf(payloads), options.clock().millis(), size), timeout, false);
     return new Positions(w.firstPosition, payloads.size());
   }
 
@@ -166,6 +167,11 @@ public final class DiskLog implements AutoCloseable {
    * Fixes the next batch: payloads {@code first.position() .. last.position()}, durable before this
    * returns. Batches follow each other without gaps, from {@link #firstUncutPosition()} on; so cuts
    * are serialized, and a batch's content and name are the same after any crash.
+   *
+   * <p>A cut still queued when the timeout passes (or on an interrupt) is withdrawn and {@link
+   * LogTimeoutException} is thrown; once the writer has taken it, this waits for its outcome past
+   * the timeout (deferring an interrupt), so a cut is never left half-known. The same holds for
+   * {@link #markStored}.
    *
    * @param first the batch's first payload, at {@link #firstUncutPosition()}
    * @param last its last payload, read from this log
@@ -195,7 +201,7 @@ public final class DiskLog implements AutoCloseable {
       BatchRange range =
           new BatchRange(
               first.position(), last.position(), first.byteOffset(), last.endByte(), now);
-      await(Write.control(RecordFormat.CUT, range, now), timeout);
+      await(Write.control(RecordFormat.CUT, range, now), timeout, true);
       acks.cut(range);
       return range;
     } finally {
@@ -216,7 +222,7 @@ public final class DiskLog implements AutoCloseable {
     acks.claim(range);
     boolean written = false;
     try {
-      await(Write.control(RecordFormat.STORED, range, options.clock().millis()), timeout);
+      await(Write.control(RecordFormat.STORED, range, options.clock().millis()), timeout, true);
       written = true;
     } finally {
       if (!written) {
@@ -328,7 +334,15 @@ public final class DiskLog implements AutoCloseable {
     }
   }
 
-  private Write await(Write w, Duration timeout) throws LogException, InterruptedException {
+  /**
+   * Submits a write and waits for it. A write still queued at the timeout or an interrupt is
+   * withdrawn. One the writer has taken is waited for until the deadline ({@code settle} false:
+   * appends, whose outcome the caller may leave unknown) or until its outcome, however long that
+   * takes ({@code settle} true: control records, so the log's idea of pending batches and the
+   * caller's never part).
+   */
+  private Write await(Write w, Duration timeout, boolean settle)
+      throws LogException, InterruptedException {
     writer.submit(w);
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
@@ -338,14 +352,38 @@ public final class DiskLog implements AutoCloseable {
         throw e;
       }
       try {
-        return outcome(w, deadline);
+        return settle ? settle(w) : outcome(w, deadline);
       } finally {
         Thread.currentThread().interrupt();
       }
     } catch (TimeoutException e) {
-      throw timedOut(w, timeout);
+      boolean withdrawn = writer.withdraw(w);
+      if (settle && !withdrawn) {
+        return settle(w);
+      }
+      throw timedOut(timeout, withdrawn);
     } catch (ExecutionException e) {
       throw (LogException) e.getCause();
+    }
+  }
+
+  /** Waits for a taken write's outcome, however long; an interrupt is re-asserted on return. */
+  private static Write settle(Write w) throws LogException {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return w.done.get();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException e) {
+          throw (LogException) e.getCause();
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
@@ -358,15 +396,14 @@ public final class DiskLog implements AutoCloseable {
       } catch (InterruptedException again) {
         // re-asserted by the caller
       } catch (TimeoutException e) {
-        throw timedOut(w, Duration.ofNanos(left));
+        throw timedOut(Duration.ofNanos(left), writer.withdraw(w));
       } catch (ExecutionException e) {
         throw (LogException) e.getCause();
       }
     }
   }
 
-  private LogTimeoutException timedOut(Write w, Duration timeout) {
-    boolean withdrawn = writer.withdraw(w);
+  private static LogTimeoutException timedOut(Duration timeout, boolean withdrawn) {
     return new LogTimeoutException(
         "local log: not durable within "
             + timeout.toMillis()

@@ -223,9 +223,9 @@ final class Recovery {
         BatchRange stored = RecordFormat.range(body);
         BatchRange cut = cuts.remove(stored.first());
         if (cut == null || cut.last() != stored.last()) {
-          if (stored.last() >= base) {
+          if (stored.last() >= Math.max(base, lastCutEnd)) {
             return "stored marker " + stored + " without its cut";
-          }
+          } // else: a batch cut and stored before (a repeated marker), or deleted with its cut
         } else {
           acks.stored(cut);
         }

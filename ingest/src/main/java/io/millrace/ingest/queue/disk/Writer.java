@@ -146,17 +146,40 @@ final class Writer implements Runnable {
   @Override
   public void run() {
     List<Write> batch = new ArrayList<>();
+    Throwable died = null;
     try {
       while (take(batch)) {
         write(batch);
         batch.clear();
       }
+    } catch (Throwable t) { // an Error: no write may wait forever for a writer that is gone
+      died = t;
+      throw t;
     } finally {
+      if (died != null) {
+        abandon(batch, died);
+      }
       try {
         channel.close();
       } catch (IOException ignored) {
         // the data is forced; nothing is lost by a failing close
       }
+    }
+  }
+
+  /** Fails every write the dead writer still holds or has queued, and refuses later ones. */
+  private void abandon(List<Write> taken, Throwable cause) {
+    List<Write> all = new ArrayList<>(taken);
+    lock.lock();
+    try {
+      closing = true;
+      all.addAll(queue);
+      queue.clear();
+    } finally {
+      lock.unlock();
+    }
+    for (Write w : all) {
+      w.done.completeExceptionally(new LogClosedException("local log writer ended: " + cause));
     }
   }
 
