@@ -12,9 +12,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -159,7 +156,11 @@ public final class DiskLog implements AutoCloseable {
           "append of " + size + " bytes is over maxRecordBytes " + options.maxRecordBytes());
     }
     Write w =
-        await(Write.append(List.copyOf(payloads), options.clock().millis(), size), timeout, false);
+        Waits.await(
+            writer,
+            Write.append(List.copyOf(payloads), options.clock().millis(), size),
+            timeout,
+            false);
     return new Positions(w.firstPosition, payloads.size());
   }
 
@@ -201,7 +202,7 @@ public final class DiskLog implements AutoCloseable {
       BatchRange range =
           new BatchRange(
               first.position(), last.position(), first.byteOffset(), last.endByte(), now);
-      await(Write.control(RecordFormat.CUT, range, now), timeout, true);
+      Waits.await(writer, Write.control(RecordFormat.CUT, range, now), timeout, true);
       acks.cut(range);
       return range;
     } finally {
@@ -222,7 +223,11 @@ public final class DiskLog implements AutoCloseable {
     acks.claim(range);
     boolean written = false;
     try {
-      await(Write.control(RecordFormat.STORED, range, options.clock().millis()), timeout, true);
+      Waits.await(
+          writer,
+          Write.control(RecordFormat.STORED, range, options.clock().millis()),
+          timeout,
+          true);
       written = true;
     } finally {
       if (!written) {
@@ -332,83 +337,5 @@ public final class DiskLog implements AutoCloseable {
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
-  }
-
-  /**
-   * Submits a write and waits for it. A write still queued at the timeout or an interrupt is
-   * withdrawn. One the writer has taken is waited for until the deadline ({@code settle} false:
-   * appends, whose outcome the caller may leave unknown) or until its outcome, however long that
-   * takes ({@code settle} true: control records, so the log's idea of pending batches and the
-   * caller's never part).
-   */
-  private Write await(Write w, Duration timeout, boolean settle)
-      throws LogException, InterruptedException {
-    writer.submit(w);
-    long deadline = System.nanoTime() + timeout.toNanos();
-    try {
-      return w.done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-    } catch (InterruptedException e) {
-      if (writer.withdraw(w)) {
-        throw e;
-      }
-      try {
-        return settle ? settle(w) : outcome(w, deadline);
-      } finally {
-        Thread.currentThread().interrupt();
-      }
-    } catch (TimeoutException e) {
-      boolean withdrawn = writer.withdraw(w);
-      if (settle && !withdrawn) {
-        return settle(w);
-      }
-      throw timedOut(timeout, withdrawn);
-    } catch (ExecutionException e) {
-      throw (LogException) e.getCause();
-    }
-  }
-
-  /** Waits for a taken write's outcome, however long; an interrupt is re-asserted on return. */
-  private static Write settle(Write w) throws LogException {
-    boolean interrupted = false;
-    try {
-      while (true) {
-        try {
-          return w.done.get();
-        } catch (InterruptedException e) {
-          interrupted = true;
-        } catch (ExecutionException e) {
-          throw (LogException) e.getCause();
-        }
-      }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
-
-  /** Waits for a taken write's outcome until the deadline, ignoring interrupts. */
-  private Write outcome(Write w, long deadline) throws LogException {
-    while (true) {
-      long left = deadline - System.nanoTime();
-      try {
-        return w.done.get(Math.max(0, left), TimeUnit.NANOSECONDS);
-      } catch (InterruptedException again) {
-        // re-asserted by the caller
-      } catch (TimeoutException e) {
-        throw timedOut(Duration.ofNanos(left), writer.withdraw(w));
-      } catch (ExecutionException e) {
-        throw (LogException) e.getCause();
-      }
-    }
-  }
-
-  private static LogTimeoutException timedOut(Duration timeout, boolean withdrawn) {
-    return new LogTimeoutException(
-        "local log: not durable within "
-            + timeout.toMillis()
-            + " ms"
-            + (withdrawn ? "; withdrawn, not written" : "; it may still be written"),
-        !withdrawn);
   }
 }
