@@ -3,6 +3,7 @@ package io.millrace.pipeline;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * One run of a pipeline, as its caller and its listeners see it: the {@link RunHandle}.
@@ -38,13 +39,7 @@ final class Run<T> implements RunHandle<T> {
     Run<T> run = new Run<>(listeners, root, sink);
     run.startingThread = Thread.currentThread();
     try {
-      for (RunListener l : listeners) {
-        try {
-          l.onStart(run);
-        } catch (RuntimeException ignored) {
-          // listeners must not break runs
-        }
-      }
+      run.tell(l -> l.onStart(run));
     } finally {
       run.startingThread = null;
     }
@@ -62,11 +57,24 @@ final class Run<T> implements RunHandle<T> {
   private void ended(RuntimeException outcome) {
     endingThread = Thread.currentThread();
     PipelineStats finalStats = stats();
+    tell(l -> l.onEnd(this, finalStats, outcome));
+  }
+
+  /**
+   * Tells every listener; listeners must not break runs. A {@code RuntimeException} from one is
+   * ignored; an {@code Error} goes to the calling thread's uncaught-exception handler (that thread
+   * may be a run's or the caller's of {@code start}, so throwing it on would make the caller's
+   * outcome depend on which thread ended the run), and the others are still told.
+   */
+  private void tell(Consumer<RunListener> call) {
     for (RunListener l : listeners) {
       try {
-        l.onEnd(this, finalStats, outcome);
+        call.accept(l);
       } catch (RuntimeException ignored) {
         // listeners must not break runs
+      } catch (Error e) {
+        Thread self = Thread.currentThread();
+        self.getUncaughtExceptionHandler().uncaughtException(self, e);
       }
     }
   }

@@ -4,7 +4,10 @@ package io.millrace.pipeline;
  * Observes runs of a pipeline, for example to export {@link RunHandle#stats()} as metrics. Set with
  * {@link Pipeline#withListener(RunListener)}.
  *
- * <p>Callbacks must be quick and must not throw; an exception thrown by one is ignored.
+ * <p>Callbacks must be quick and must not throw; a {@code RuntimeException} thrown by one is
+ * ignored; an {@code Error} goes to the uncaught-exception handler of the thread that called the
+ * callback. Either way the run goes on, the other listeners are told, and the run ends as it would
+ * have.
  */
 public interface RunListener {
 

@@ -171,15 +171,18 @@ final class RunScope {
         Thread.currentThread().interrupt();
       }
     }
-    for (Closer c : closeAtEnd) {
-      try {
-        c.c().close();
-      } catch (Exception e) {
-        fail(c.st(), e);
+    try {
+      for (Closer c : closeAtEnd) {
+        try {
+          c.c().close();
+        } catch (Exception e) {
+          fail(c.st(), e);
+        }
       }
+      onEnd.accept(outcome.exception());
+    } finally {
+      done.countDown(); // even after an Error from a close or a listener: joiners must not hang
     }
-    onEnd.accept(outcome.exception());
-    done.countDown();
   }
 
   // ------------------------------------------------------------------ stopping

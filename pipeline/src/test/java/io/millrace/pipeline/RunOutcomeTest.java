@@ -115,4 +115,32 @@ class RunOutcomeTest {
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("onStart");
   }
+
+  @Test
+  void anErrorThrownByOnEndStillLetsTheRunEnd() {
+    RunListener throwsAnError =
+        new RunListener() {
+          @Override
+          public void onEnd(RunHandle<?> run, PipelineStats finalStats, Throwable failure) {
+            throw new AssertionError("a listener's bug");
+          }
+        };
+    Bounded.within(
+        Duration.ofSeconds(10),
+        () -> {
+          // ended by the caller's thread (the run was over before start returned) or by one of
+          // the run's (the sink is slow): either way the caller gets the run's own outcome
+          assertThat(Pipeline.from(List.of(1, 2)).withListener(throwsAnError).toList())
+              .containsExactly(1, 2);
+          List<Integer> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+          Pipeline.from(List.of(1, 2))
+              .withListener(throwsAnError)
+              .forEach(
+                  i -> {
+                    Thread.sleep(20);
+                    out.add(i);
+                  });
+          assertThat(out).containsExactly(1, 2);
+        });
+  }
 }
