@@ -8,12 +8,13 @@ import io.helidon.webserver.http1.Http1Config;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.http.HttpApi;
 import io.millrace.ingest.metrics.Metrics;
-import io.millrace.ingest.queue.Job;
+import io.millrace.ingest.queue.Budget;
+import io.millrace.ingest.queue.Handover;
 import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.queue.JobSource;
 import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
 import io.millrace.ingest.queue.memory.MemoryJobQueue;
 import io.millrace.ingest.queue.memory.Spill;
-import io.millrace.ingest.queue.memory.SpillFile;
 import io.millrace.ingest.store.EmbeddedS3;
 import io.millrace.ingest.store.S3Store;
 import io.millrace.ingest.workers.Workers;
@@ -60,9 +61,8 @@ public final class IngestService implements AutoCloseable {
   private final S3Store store;
   private final JobQueue queue;
   private final Metrics metrics;
-  private final Workers workers;
+  private volatile Workers workers; // set once, at the end of the start
   private final WebServer server;
-  private final List<SpillFile> replayed;
   private final int replayedPayloads;
   private final AtomicBoolean shuttingDown = new AtomicBoolean();
   private final ReentrantLock shutdownLock = new ReentrantLock();
@@ -87,55 +87,29 @@ public final class IngestService implements AutoCloseable {
     if (config.durableQueue()) {
       queue = new JetStreamJobQueue(config, metrics, runId, System::currentTimeMillis);
     } else {
-      queue =
-          new MemoryJobQueue(
-                  config.maxQueue(), config.queueMaxBytes(), runId, System::currentTimeMillis)
-              .duplicateWindow(config.nats().duplicateWindowMs());
+      // replays what the last run spilled, before anything new is admitted
+      queue = MemoryJobQueue.open(config, runId, System::currentTimeMillis);
     }
+    Budget budget = queue.budget();
     metrics.gauge(
         "millrace_queue_payloads",
         "payloads admitted (or pulled) and not yet stored",
-        queue::payloads);
+        budget::payloads);
     metrics.gauge(
         "millrace_queue_bytes",
         "payload bytes admitted (or pulled) and not yet stored",
-        queue::bytes);
-    metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", queue::maxPayloads);
-    metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", queue::maxBytes);
+        budget::bytes);
+    metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", budget::maxPayloads);
+    metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", budget::maxBytes);
 
-    // replay what the last run spilled, before anything new is admitted (memory queue only: a
-    // durable queue keeps what is not stored, so nothing is ever spilled)
-    replayed = config.durableQueue() ? List.of() : Spill.load(Spill.dir(config.dataDir()));
     if (config.durableQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
       LOG.warn(
           "{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed"
               + " only with MILLRACE_QUEUE=memory",
           Spill.dir(config.dataDir()));
     }
-    List<List<Job>> groups = new ArrayList<>();
-    int n = 0;
-    for (SpillFile f : replayed) {
-      if (f.jobs().isEmpty()) {
-        f.delete();
-        continue;
-      }
-      n += f.jobs().size();
-      if (f.group() && config.mode() == Config.Mode.BATCHED) {
-        queue.adopt(f.jobs(), false);
-        groups.add(f.jobs());
-      } else {
-        queue.adopt(f.jobs(), true);
-      }
-    }
-    replayedPayloads = n;
-    metrics.payloadsReplayed.increment(n);
-    if (n > 0) {
-      LOG.info(
-          "replaying {} payloads from {} spill files in {}",
-          n,
-          replayed.size(),
-          Spill.dir(config.dataDir()));
-    }
+    replayedPayloads = queue.source().map(JobSource::replayedPayloads).orElse(0);
+    metrics.payloadsReplayed.increment(replayedPayloads);
 
     boolean embeddedStore = config.embedded() && role.stores();
     FutureTask<EmbeddedS3> s3proxy = null;
@@ -150,7 +124,9 @@ public final class IngestService implements AutoCloseable {
       Thread.ofPlatform().name("millrace-start-s3").start(s3proxy);
     }
     storeReachable = false; // until the bucket answered
-    HttpApi api = new HttpApi(config, queue, metrics, shuttingDown::get, () -> storeReachable);
+    HttpApi api =
+        new HttpApi(
+            config, queue.intake().orElse(null), metrics, shuttingDown::get, this::notReadyReasons);
     FutureTask<WebServer> http = new FutureTask<>(() -> startHttp(config, api));
     Thread.ofPlatform().name("millrace-start-http").start(http);
 
@@ -213,12 +189,12 @@ public final class IngestService implements AutoCloseable {
       workers =
           new Workers(
               config,
-              queue,
+              queue.source().orElseThrow(),
               store,
               metrics,
               () -> storeReachable = false,
               () -> storeReachable = true);
-      workers.start(groups);
+      workers.start();
     } else {
       workers = null;
     }
@@ -324,6 +300,24 @@ public final class IngestService implements AutoCloseable {
     }
   }
 
+  /** {@return why this node is not ready besides shutting down: queue, store, workers} */
+  private List<String> notReadyReasons() {
+    List<String> reasons = new ArrayList<>(2);
+    String q = queue.notReadyReason();
+    if (q != null) {
+      reasons.add(q);
+    }
+    if (config.roleKind().stores() && !storeReachable) {
+      reasons.add("store unreachable");
+    }
+    Workers w = workers;
+    String dead = w == null ? null : w.notReadyReason();
+    if (dead != null) {
+      reasons.add(dead);
+    }
+    return reasons;
+  }
+
   /** {@return the HTTP port} */
   public int port() {
     return server.port();
@@ -383,34 +377,14 @@ public final class IngestService implements AutoCloseable {
       boolean drained =
           workers == null || workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
       trace("drained", t0);
-      int spilled = 0;
-      int released = 0;
-      if (queue.durable()) {
-        // what this worker still holds goes back to JetStream now, for the other workers
-        List<Job> left = queue.unacknowledged();
-        if (!left.isEmpty()) {
-          queue.release(left, null);
-          released = left.size();
-        }
-      } else {
-        Workers.Leftovers left = workers.leftovers();
-        if (left.payloads() > 0) {
-          try {
-            spilled = Spill.write(Spill.dir(config.dataDir()), runId, left.groups(), left.loose());
-            metrics.payloadsSpilled.increment(spilled);
-            // the leftovers of replayed files are in the new files now
-            for (SpillFile f : replayed) {
-              f.delete();
-            }
-          } catch (IOException e) {
-            LOG.error(
-                "could not spill {} payloads to {}: {}",
-                left.payloads(),
-                Spill.dir(config.dataDir()),
-                e.toString());
-          }
-        }
+      // what is not stored is handed over: given back to JetStream for the other workers, or
+      // spilled to disk by the memory queue
+      Handover handover = new Handover.GivenBack(0); // an ingest node holds nothing
+      if (workers != null) {
+        handover = queue.source().orElseThrow().handOver(workers.formedBatches());
       }
+      int spilled = handover instanceof Handover.Spilled s ? s.payloads() : 0;
+      metrics.payloadsSpilled.increment(spilled);
       queue.close(); // waits for publishes in flight, so their answers go out before the server
       // stops
       long stored = (long) metrics.payloadsStored.count();
@@ -435,9 +409,7 @@ public final class IngestService implements AutoCloseable {
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
           stored,
           stored - storedBefore,
-          queue.durable()
-              ? released + " given back to JetStream"
-              : spilled + " spilled to " + Spill.dir(config.dataDir()),
+          handover,
           drained ? "" : " (drain timed out)");
       report = new ShutdownReport(stored, spilled, drained);
       return report;

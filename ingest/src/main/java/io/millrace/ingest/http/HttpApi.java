@@ -15,7 +15,7 @@ import io.helidon.webserver.http.ServerResponse;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.Admission;
-import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.queue.Intake;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,6 +30,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 
@@ -40,28 +41,36 @@ import java.util.zip.ZipException;
  */
 public final class HttpApi {
   private final Config config;
-  private final JobQueue queue;
+  private final Intake intake;
   private final Metrics metrics;
   private final BooleanSupplier shuttingDown;
-  private final BooleanSupplier storeReachable;
+  private final Supplier<List<String>> notReady;
   private final List<byte[]> keyDigests = new ArrayList<>();
   private final byte[] openapi;
   private final boolean admits;
-  private final boolean stores;
 
+  /**
+   * Creates the handlers.
+   *
+   * @param config the configuration (role, API keys, body limit)
+   * @param intake where payloads are admitted; null when the role does not admit
+   * @param metrics where counters go
+   * @param shuttingDown whether the service is shutting down
+   * @param notReady why this node is not ready besides shutting down (queue, store, workers); empty
+   *     when ready
+   */
   public HttpApi(
       Config config,
-      JobQueue queue,
+      Intake intake,
       Metrics metrics,
       BooleanSupplier shuttingDown,
-      BooleanSupplier storeReachable) {
+      Supplier<List<String>> notReady) {
     this.config = config;
-    this.queue = queue;
+    this.intake = intake;
     this.metrics = metrics;
     this.shuttingDown = shuttingDown;
-    this.storeReachable = storeReachable;
+    this.notReady = notReady;
     this.admits = config.roleKind().admits();
-    this.stores = config.roleKind().stores();
     for (String k : config.apiKeys()) {
       keyDigests.add(sha256(k.getBytes(StandardCharsets.US_ASCII)));
     }
@@ -239,25 +248,7 @@ public final class HttpApi {
       problem(res, 400, "malformed", "Bad Request", e.getMessage());
       return;
     }
-    long bytes = 0;
-    for (byte[] p : payloads) {
-      bytes += p.length;
-    }
-    if (payloads.size() > queue.maxPayloads() || bytes > queue.maxBytes()) {
-      tooLarge(
-          res,
-          "the request holds "
-              + payloads.size()
-              + " payloads ("
-              + bytes
-              + " bytes); the queue can never hold more than "
-              + queue.maxPayloads()
-              + " payloads or "
-              + queue.maxBytes()
-              + " bytes");
-      return;
-    }
-    switch (queue.admit(payloads, idempotencyKey)) {
+    switch (intake.admit(payloads, idempotencyKey)) {
       case Admission.Admitted a -> {
         metrics.payloadsAccepted.increment(a.count());
         json(res, 202, "{\"accepted\":" + a.count() + "}");
@@ -350,36 +341,12 @@ public final class HttpApi {
     if (shuttingDown.getAsBoolean()) {
       reasons.add("shutting down");
     }
-    String queueProblem = queue.notReadyReason();
-    if (queueProblem != null) {
-      reasons.add(queueProblem);
-    }
-    if (!queue.durable() && saturated()) {
-      reasons.add(
-          "queue saturated ("
-              + queue.payloads()
-              + "/"
-              + queue.maxPayloads()
-              + " payloads, "
-              + queue.bytes()
-              + "/"
-              + queue.maxBytes()
-              + " bytes)");
-    }
-    if (stores && !storeReachable.getAsBoolean()) {
-      reasons.add("store unreachable");
-    }
+    reasons.addAll(notReady.get());
     if (reasons.isEmpty()) {
       json(res, 200, "{\"status\":\"ready\"}");
     } else {
       problem(res, 503, "not-ready", "Service Unavailable", String.join("; ", reasons));
     }
-  }
-
-  /** Saturated: 90% or more of either budget is taken. */
-  boolean saturated() {
-    return queue.payloads() * 10 >= queue.maxPayloads() * 9
-        || queue.bytes() * 10 >= queue.maxBytes() * 9;
   }
 
   private boolean allowGet(ServerRequest req, ServerResponse res) {

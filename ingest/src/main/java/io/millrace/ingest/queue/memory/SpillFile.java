@@ -1,6 +1,5 @@
 package io.millrace.ingest.queue.memory;
 
-import io.millrace.ingest.queue.Job;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,31 +7,28 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A spill file read back at start: its jobs, whether they were one formed batch (so they are stored
- * again as the same object, under the same key), and how many are not yet stored. The file is
- * deleted once all its jobs are stored, or once a later spill has taken over its leftovers.
+ * A spill file read back at start: its payloads, whether they were one formed batch (so they are
+ * stored again as the same object, under the same key), and how many are not yet stored. The file
+ * is deleted once all its payloads are stored, or once a later spill has taken over its leftovers.
  */
-public final class SpillFile {
+final class SpillFile {
   private final Path path;
   private final boolean group;
-  private final AtomicInteger remaining = new AtomicInteger();
-  private volatile List<Job> jobs = List.of();
+  private final List<Spill.Line> lines;
+  private final AtomicInteger remaining;
 
-  SpillFile(Path path, boolean group) {
+  SpillFile(Path path, boolean group, List<Spill.Line> lines) {
     this.path = path;
     this.group = group;
+    this.lines = List.copyOf(lines);
+    this.remaining = new AtomicInteger(lines.size());
   }
 
-  void jobs(List<Job> jobs) {
-    this.jobs = jobs;
-    remaining.set(jobs.size());
+  List<Spill.Line> lines() {
+    return lines;
   }
 
-  public List<Job> jobs() {
-    return jobs;
-  }
-
-  public boolean group() {
+  boolean group() {
     return group;
   }
 
@@ -40,14 +36,14 @@ public final class SpillFile {
     return path;
   }
 
-  /** Called once per job when it is stored; the last one deletes the file. */
-  public void stored() {
+  /** Called once per payload when it is stored; the last one deletes the file. */
+  void stored() {
     if (remaining.decrementAndGet() == 0) {
       delete();
     }
   }
 
-  public void delete() {
+  void delete() {
     try {
       Files.deleteIfExists(path);
     } catch (IOException e) {
