@@ -16,6 +16,7 @@ import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
 import io.millrace.ingest.queue.memory.MemoryJobQueue;
 import io.millrace.ingest.queue.memory.Spill;
 import io.millrace.ingest.store.EmbeddedS3;
+import io.millrace.ingest.store.ObjectStore;
 import io.millrace.ingest.store.S3Store;
 import io.millrace.ingest.workers.Workers;
 import java.io.IOException;
@@ -33,6 +34,7 @@ import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -74,7 +76,10 @@ public final class IngestService implements AutoCloseable {
   /** What shutdown did, for logs and tests. */
   public record ShutdownReport(long stored, int spilled, boolean drained) {}
 
-  private IngestService(Config config, AwsCredentialsProvider externalCredentials)
+  private IngestService(
+      Config config,
+      AwsCredentialsProvider externalCredentials,
+      UnaryOperator<ObjectStore> workersStore)
       throws Exception {
     // Start-up runs three things side by side to stay well under 2 s on a small box: S3Proxy on
     // one thread, the HTTP server on another, the S3 client and bucket on this one.
@@ -190,7 +195,7 @@ public final class IngestService implements AutoCloseable {
           new Workers(
               config,
               queue.source().orElseThrow(),
-              store,
+              workersStore.apply(store),
               metrics,
               () -> storeReachable = false,
               () -> storeReachable = true);
@@ -267,12 +272,24 @@ public final class IngestService implements AutoCloseable {
    * @throws Exception if a part cannot start (port taken, bad spill file, store unreachable...)
    */
   public static IngestService start(Config config) throws Exception {
-    return new IngestService(config, null);
+    return new IngestService(config, null, UnaryOperator.identity());
   }
 
   /** Starts with given credentials for an external endpoint (tests, embedding). */
   static IngestService start(Config config, AwsCredentialsProvider credentials) throws Exception {
-    return new IngestService(config, credentials);
+    return new IngestService(config, credentials, UnaryOperator.identity());
+  }
+
+  /**
+   * Starts with the workers' store wrapped (tests: faults the real store cannot produce).
+   *
+   * @param credentials for an external endpoint, or null
+   * @param workersStore given the real store, returns the one the workers use
+   */
+  static IngestService start(
+      Config config, AwsCredentialsProvider credentials, UnaryOperator<ObjectStore> workersStore)
+      throws Exception {
+    return new IngestService(config, credentials, workersStore);
   }
 
   static void trace(String what, long t0) {
