@@ -140,9 +140,9 @@ class JetStreamAdmissionTest {
         }
         System.out.println("frozen broker: stored " + stored + ", answered 'not sent' " + notSent);
         assertThat(stored).as("the warm-up request").contains(-1);
-        assertThat(stored)
-            .as("answered 'not sent', so never sent")
-            .doesNotContainAnyElementsOf(notSent);
+        assertThat(stored.stream().filter(notSent::contains).toList())
+            .as("answered 'not sent', yet published")
+            .isEmpty();
         assertThat(stored)
             .as("the last two were waiting when they timed out: answered 503, never published")
             .doesNotContain(8, 9);
