@@ -73,7 +73,7 @@ public interface JobSource {
    * (as failed, so a poison message still ends in the dead letters), instead of keeping it from the
    * other workers. The in-memory queue keeps its jobs for {@link #handOver}.
    *
-   * @param cause why the consumer died
+   * @param cause why the consumer died (not null)
    */
   void abandon(Throwable cause);
 }

@@ -95,7 +95,13 @@ final class Deliveries implements JobSource, Redelivery {
         if (!budget.awaitRoom(200, TimeUnit.MILLISECONDS)) {
           continue; // still full: look at stopping again
         }
-        int want = wanted();
+        int want;
+        lock.lock();
+        try { // what fits the budget, by the recent message sizes
+          want = budget.roomFor(avgMessagePayloads, avgMessageBytes, MAX_PULL);
+        } finally {
+          lock.unlock();
+        }
         try {
           Iterator<Message> it = sub.iterate(want, Duration.ofMillis(500));
           while (it.hasNext()) {
@@ -122,16 +128,6 @@ final class Deliveries implements JobSource, Redelivery {
       } finally {
         lock.unlock();
       }
-    }
-  }
-
-  /** {@return how many messages to pull: what fits the budget, by the recent message sizes} */
-  private int wanted() {
-    lock.lock();
-    try {
-      return budget.roomFor(avgMessagePayloads, avgMessageBytes, MAX_PULL);
-    } finally {
-      lock.unlock();
     }
   }
 
@@ -314,9 +310,17 @@ final class Deliveries implements JobSource, Redelivery {
     }
   }
 
-  /** Gives everything held back at once (not as failed), for the other workers. */
+  /**
+   * Stops pulling and waits for the pull in progress (so that nothing arrives after), then gives
+   * everything held back at once (not as failed), for the other workers.
+   */
   @Override
   public Handover handOver(List<List<Job>> formedBatches) {
+    try {
+      close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     List<Job> left = unacknowledged();
     if (!left.isEmpty()) {
       giveBack(left, null);
@@ -326,8 +330,7 @@ final class Deliveries implements JobSource, Redelivery {
 
   @Override
   public void abandon(Throwable cause) {
-    stopping = true;
-    budget.wakeAll();
+    stopPulling();
     lock.lock();
     try {
       abandoned = true;
@@ -339,10 +342,8 @@ final class Deliveries implements JobSource, Redelivery {
     LOG.warn(
         "the worker pipeline died; {} payloads go back to JetStream for the other workers",
         left.size());
-    giveBack(left, cause == null ? new IllegalStateException("the worker pipeline died") : cause);
+    giveBack(left, cause);
   }
-
-  // ------------------------------------------------------------------ progress and life cycle
 
   /**
    * Sends a progress signal for every message held here, if a third of {@code AckWait} has passed
