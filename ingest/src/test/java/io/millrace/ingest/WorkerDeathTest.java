@@ -10,13 +10,9 @@ import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
 import io.millrace.ingest.store.ObjectStore;
 import io.millrace.ingest.testing.RawHttp;
 import io.millrace.ingest.testing.TestSupport;
-import io.nats.client.Connection;
-import io.nats.client.JetStreamApiException;
-import io.nats.client.Nats;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -93,11 +89,7 @@ class WorkerDeathTest {
   @Test
   void aDeadJetStreamWorkerGivesItsMessagesBackToHealthyWorkers() throws Exception {
     String stream = "W" + Long.toString(ThreadLocalRandom.current().nextLong() >>> 1, 36);
-    Map<String, String> env = new HashMap<>();
-    env.put("MILLRACE_QUEUE", TestSupport.NATS_URL);
-    env.put("MILLRACE_NATS_STREAM", stream.toUpperCase());
-    env.put("MILLRACE_NATS_SUBJECT", stream + ".payloads");
-    env.put("MILLRACE_NATS_DEAD_SUBJECT", stream + ".dead");
+    Map<String, String> env = TestSupport.natsStream(stream);
     env.put("MILLRACE_NATS_CONSUMER", "workers");
     env.put("MILLRACE_NATS_ACK_WAIT_MS", "2000");
     env.put("MILLRACE_ROLE", "all");
@@ -127,15 +119,7 @@ class WorkerDeathTest {
       if (healthy != null) {
         healthy.close();
       }
-      try (Connection admin = Nats.connect(TestSupport.NATS_URL)) {
-        for (String n : List.of(stream.toUpperCase(), stream.toUpperCase() + "_DEAD")) {
-          try {
-            admin.jetStreamManagement().deleteStream(n);
-          } catch (JetStreamApiException e) {
-            // not created
-          }
-        }
-      }
+      TestSupport.deleteStreams(stream);
     }
   }
 }

@@ -7,9 +7,6 @@ import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.Admission;
 import io.millrace.ingest.testing.NatsServerProcess;
 import io.millrace.ingest.testing.TestSupport;
-import io.nats.client.Connection;
-import io.nats.client.JetStreamApiException;
-import io.nats.client.Nats;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,24 +45,12 @@ class JetStreamAdmissionTest {
 
   @AfterEach
   void cleanUp() throws Exception {
-    try (Connection admin = Nats.connect(TestSupport.NATS_URL)) {
-      for (String s : List.of(stream, stream + "_DEAD")) {
-        try {
-          admin.jetStreamManagement().deleteStream(s);
-        } catch (JetStreamApiException e) {
-          // not created
-        }
-      }
-    }
+    TestSupport.deleteStreams(stream);
   }
 
   Config config(Map<String, String> extra) throws Exception {
-    Map<String, String> env = new HashMap<>();
-    env.put("MILLRACE_QUEUE", TestSupport.NATS_URL);
+    Map<String, String> env = TestSupport.natsStream(stream);
     env.put("MILLRACE_ROLE", "ingest");
-    env.put("MILLRACE_NATS_STREAM", stream);
-    env.put("MILLRACE_NATS_SUBJECT", stream.toLowerCase() + ".payloads");
-    env.put("MILLRACE_NATS_DEAD_SUBJECT", stream.toLowerCase() + ".dead");
     env.putAll(extra);
     return TestSupport.config(dir, env);
   }

@@ -4,12 +4,7 @@ import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.JobQueue;
 import io.millrace.ingest.queue.QueueContract;
 import io.millrace.ingest.testing.TestSupport;
-import io.nats.client.Connection;
-import io.nats.client.JetStreamApiException;
-import io.nats.client.Nats;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import org.awaitility.Awaitility;
@@ -30,12 +25,8 @@ class JetStreamQueueContractTest extends QueueContract {
 
   @Override
   protected JobQueue open(Map<String, String> settings) throws Exception {
-    Map<String, String> env = new HashMap<>();
-    env.put("MILLRACE_QUEUE", TestSupport.NATS_URL);
+    Map<String, String> env = TestSupport.natsStream(stream);
     env.put("MILLRACE_ROLE", "all");
-    env.put("MILLRACE_NATS_STREAM", stream);
-    env.put("MILLRACE_NATS_SUBJECT", stream.toLowerCase() + ".payloads");
-    env.put("MILLRACE_NATS_DEAD_SUBJECT", stream.toLowerCase() + ".dead");
     env.putAll(settings);
     JetStreamJobQueue q =
         new JetStreamJobQueue(
@@ -49,14 +40,6 @@ class JetStreamQueueContractTest extends QueueContract {
 
   @Override
   protected void cleanUp() throws Exception {
-    try (Connection admin = Nats.connect(TestSupport.NATS_URL)) {
-      for (String s : List.of(stream, stream + "_DEAD")) {
-        try {
-          admin.jetStreamManagement().deleteStream(s);
-        } catch (JetStreamApiException e) {
-          // not created
-        }
-      }
-    }
+    TestSupport.deleteStreams(stream);
   }
 }

@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.testing.TestSupport;
-import io.nats.client.Connection;
-import io.nats.client.JetStreamApiException;
-import io.nats.client.Nats;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -104,15 +101,7 @@ class NatsLinkTest {
     } finally {
       link.close();
       Awaitility.await().atMost(Duration.ofSeconds(10)).until(link::stopped);
-      try (Connection admin = Nats.connect(TestSupport.NATS_URL)) {
-        for (String s : List.of(stream.toUpperCase(), stream.toUpperCase() + "_DEAD")) {
-          try {
-            admin.jetStreamManagement().deleteStream(s);
-          } catch (JetStreamApiException e) {
-            // not created
-          }
-        }
-      }
+      TestSupport.deleteStreams(stream);
     }
   }
 }
