@@ -1,12 +1,9 @@
 package io.millrace.ingest;
 
-import io.helidon.http.DirectHandler;
-import io.helidon.http.encoding.ContentEncodingContext;
 import io.helidon.webserver.WebServer;
-import io.helidon.webserver.http.DirectHandlers;
-import io.helidon.webserver.http1.Http1Config;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.http.HttpApi;
+import io.millrace.ingest.http.ServiceState;
 import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.Budget;
 import io.millrace.ingest.queue.Handover;
@@ -129,10 +126,8 @@ public final class IngestService implements AutoCloseable {
       Thread.ofPlatform().name("millrace-start-s3").start(s3proxy);
     }
     storeReachable = false; // until the bucket answered
-    HttpApi api =
-        new HttpApi(
-            config, queue.intake().orElse(null), metrics, shuttingDown::get, this::notReadyReasons);
-    FutureTask<WebServer> http = new FutureTask<>(() -> startHttp(config, api));
+    HttpApi api = new HttpApi(config, queue.intake().orElse(null), metrics, new State());
+    FutureTask<WebServer> http = new FutureTask<>(api::startServer);
     Thread.ofPlatform().name("millrace-start-http").start(http);
 
     EmbeddedS3 emb = null;
@@ -226,42 +221,17 @@ public final class IngestService implements AutoCloseable {
     }
   }
 
-  private static WebServer startHttp(Config config, HttpApi api) throws IOException {
-    WebServer ws = buildHttp(config, api).start();
-    if (!ws.isRunning() || ws.port() <= 0) {
-      // Helidon logs the bind failure and returns a server that is not running
-      ws.stop();
-      throw new IOException(
-          "could not listen on "
-              + config.host()
-              + ":"
-              + config.port()
-              + " (is the port in use? set MILLRACE_PORT)");
+  /** The service's phase and readiness, as the HTTP layer reads them. */
+  private final class State implements ServiceState {
+    @Override
+    public Phase phase() {
+      return shuttingDown.get() ? Phase.SHUTTING_DOWN : Phase.SERVING;
     }
-    return ws;
-  }
 
-  private static WebServer buildHttp(Config config, HttpApi api) {
-    DirectHandler direct = api.directHandler();
-    DirectHandlers.Builder dh = DirectHandlers.builder();
-    for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
-      dh.addHandler(t, direct);
+    @Override
+    public List<String> notReadyReasons() {
+      return IngestService.this.notReadyReasons();
     }
-    return WebServer.builder()
-        .host(config.host())
-        .port(config.port())
-        .shutdownHook(false)
-        .maxPayloadSize(config.maxBodyBytes())
-        .contentEncoding(
-            ContentEncodingContext.create(
-                c ->
-                    c.contentEncodingsDiscoverServices(false)
-                        .contentEncodings(HttpApi.passThroughEncodings())))
-        .directHandlers(dh.build())
-        .addProtocol(
-            Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
-        .routing(api::routing)
-        .build();
   }
 
   /**
