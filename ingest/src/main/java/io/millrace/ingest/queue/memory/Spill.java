@@ -20,9 +20,11 @@ import java.util.List;
  * Spill files: what shutdown could not store, written as NDJSON under {@code <dataDir>/spill/}, one
  * line per payload: {@code {"id":"<id>","at":<epoch-ms>,"payload":<payload as sent>}}.
  *
- * <p>{@code group-*.ndjson} holds one formed batch (replayed as the same object, same key); {@code
- * queued-*.ndjson} holds payloads not yet in a batch. Files are written to a temporary name, forced
- * to disk, then renamed, so a file is either complete or absent.
+ * <p>{@code group-<first id>-<count>-<run id>.ndjson} holds one formed batch (replayed as the same
+ * object, same key); {@code queued-<run id>-<time>.ndjson} holds payloads not yet in a batch. Every
+ * name holds the id of the run that wrote it, so a spill never overwrites a file of an earlier run
+ * (whose deletion follows). Files are written to a temporary name, forced to disk, then renamed, so
+ * a file is either complete or absent.
  */
 public final class Spill {
   private static final JsonFactory FACTORY = new JsonFactory();
@@ -66,7 +68,10 @@ public final class Spill {
       if (g.isEmpty()) {
         continue;
       }
-      writeFile(dir.resolve("group-" + g.getFirst().id() + "-" + g.size() + ".ndjson"), g);
+      // the run id makes the name new: a replayed group spilled again must not take the name of
+      // the file it was replayed from, which is deleted once this spill is complete
+      writeFile(
+          dir.resolve("group-" + g.getFirst().id() + "-" + g.size() + "-" + runId + ".ndjson"), g);
       n += g.size();
     }
     if (!loose.isEmpty()) {
@@ -112,7 +117,7 @@ public final class Spill {
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.ndjson")) {
       for (Path p : ds) {
         String name = p.getFileName().toString();
-        files.add(new SpillFile(p, name.startsWith("group-"), read(p)));
+        files.add(SpillFile.open(p, name.startsWith("group-")));
       }
     }
     files.sort(
@@ -120,7 +125,7 @@ public final class Spill {
     return files;
   }
 
-  private static List<Line> read(Path p) throws IOException {
+  static List<Line> read(Path p) throws IOException {
     byte[] all = Files.readAllBytes(p);
     List<Line> jobs = new ArrayList<>();
     int start = 0;
