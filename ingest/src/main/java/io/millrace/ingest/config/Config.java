@@ -258,6 +258,11 @@ public final class Config {
       return get(Settings.QUEUE);
     }
 
+    /** {@return the server URLs, comma-separated, passwords masked: for logs} */
+    public String serversWithoutPasswords() {
+      return Settings.withoutPasswords(servers());
+    }
+
     /** {@return the work-queue stream} */
     public String stream() {
       return get(Settings.NATS_STREAM);
