@@ -80,6 +80,8 @@ class SigtermAtStartTest {
       env.put("MILLRACE_NATS_CONSUMER", "w" + r);
       // what a killed first run held unacknowledged comes back after 1 s, not 30
       env.put("MILLRACE_NATS_ACK_WAIT_MS", "1000");
+      // a stream per round: small limits, or 30 of them exhaust the server's JetStream storage
+      env.put("MILLRACE_NATS_MAX_BYTES", "8388608");
     }
     int port = NatsServerProcess.freePort();
     Set<String> accepted = new HashSet<>();
