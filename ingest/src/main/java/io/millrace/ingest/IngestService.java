@@ -1,286 +1,64 @@
 package io.millrace.ingest;
 
-import io.helidon.http.DirectHandler;
-import io.helidon.http.encoding.ContentEncodingContext;
-import io.helidon.webserver.WebServer;
-import io.helidon.webserver.http.DirectHandlers;
-import io.helidon.webserver.http1.Http1Config;
 import io.millrace.ingest.config.Config;
-import io.millrace.ingest.http.HttpApi;
+import io.millrace.ingest.http.ServiceState;
+import io.millrace.ingest.http.ServiceState.Phase;
 import io.millrace.ingest.metrics.Metrics;
-import io.millrace.ingest.queue.Job;
 import io.millrace.ingest.queue.JobQueue;
-import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
-import io.millrace.ingest.queue.memory.MemoryJobQueue;
 import io.millrace.ingest.queue.memory.Spill;
-import io.millrace.ingest.queue.memory.SpillFile;
 import io.millrace.ingest.store.EmbeddedS3;
-import io.millrace.ingest.store.S3Store;
-import io.millrace.ingest.workers.Workers;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
+import io.millrace.ingest.store.ObjectStore;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import java.util.function.UnaryOperator;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 /**
- * One running service: the store (embedded or external), the queue, the worker pipeline and the
- * HTTP server, started in that order and stopped in the reverse one by {@link #shutdown()}.
+ * One service and its life: starting, serving, shutting down. The parts (queue, store, workers,
+ * HTTP server) and the order they start and stop in are {@link ServiceParts}.
  *
- * <p>Which parts run depends on {@code MILLRACE_ROLE}: an ingest node has no store and no workers,
- * a worker node's HTTP server serves only the probes and metrics.
+ * <p>Admission opens only once every part runs: while the service starts, the probes answer and
+ * {@code /v1/payloads} answers 503 {@code starting}. A shutdown may come at any time, also during
+ * the start (a shutdown hook registered first, then SIGTERM): admission then closes at once and
+ * never opens, the shutdown waits for the start to end and stops what it started.
  *
  * <p>Shutdown: readiness and admission answer 503 at once; the workers drain the queue up to {@code
  * MILLRACE_DRAIN_TIMEOUT_MS}; with the in-memory queue, whatever is still not stored is written to
  * {@code <dataDir>/spill/} and the next start replays it; with JetStream, it is given back to the
  * stream at once (another worker takes it). Then the HTTP server and the store stop.
+ *
+ * <p>Thread-safe: {@link #startUp()} and {@link #shutdown()} hold one lock; the accessors of the
+ * parts are for after the start.
  */
 public final class IngestService implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(IngestService.class);
-
   private final Config config;
-  private final String runId;
-  private final EmbeddedS3 embedded;
-  private final S3Store store;
-  private final JobQueue queue;
-  private final Metrics metrics;
-  private final Workers workers;
-  private final WebServer server;
-  private final List<SpillFile> replayed;
-  private final int replayedPayloads;
-  private final AtomicBoolean shuttingDown = new AtomicBoolean();
-  private final ReentrantLock shutdownLock = new ReentrantLock();
-  private volatile boolean storeReachable = true;
-  private volatile boolean stopped;
-  private final Thread healthChecker;
-  private volatile ShutdownReport report;
+  private final AwsCredentialsProvider externalCredentials; // null: the SDK's default chain
+  private final UnaryOperator<ObjectStore> workersStore; // what the workers store through
+  private final String runId = newRunId();
+  private final Metrics metrics = new Metrics();
+  private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.STARTING);
+
+  /** Held by {@link #startUp()} for the whole start and by {@link #shutdown()}. */
+  private final ReentrantLock lifecycle = new ReentrantLock();
+
+  private volatile ServiceParts parts; // null until started; written under lifecycle
+  private boolean startCalled; // guarded by lifecycle
+  private volatile ShutdownReport report; // written under lifecycle
 
   /** What shutdown did, for logs and tests. */
   public record ShutdownReport(long stored, int spilled, boolean drained) {}
 
-  private IngestService(Config config, AwsCredentialsProvider externalCredentials)
-      throws Exception {
-    // Start-up runs three things side by side to stay well under 2 s on a small box: S3Proxy on
-    // one thread, the HTTP server on another, the S3 client and bucket on this one.
-    long t0 = System.nanoTime();
+  private IngestService(
+      Config config,
+      AwsCredentialsProvider externalCredentials,
+      UnaryOperator<ObjectStore> workersStore) {
     this.config = config;
-    this.runId = newRunId();
-    Config.Role role = config.roleKind();
-    Files.createDirectories(config.dataDir());
-    this.metrics = new Metrics();
-    if (config.durableQueue()) {
-      queue = new JetStreamJobQueue(config, metrics, runId, System::currentTimeMillis);
-    } else {
-      queue =
-          new MemoryJobQueue(
-                  config.maxQueue(), config.queueMaxBytes(), runId, System::currentTimeMillis)
-              .duplicateWindow(config.nats().duplicateWindowMs());
-    }
-    metrics.gauge(
-        "millrace_queue_payloads",
-        "payloads admitted (or pulled) and not yet stored",
-        queue::payloads);
-    metrics.gauge(
-        "millrace_queue_bytes",
-        "payload bytes admitted (or pulled) and not yet stored",
-        queue::bytes);
-    metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", queue::maxPayloads);
-    metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", queue::maxBytes);
-
-    // replay what the last run spilled, before anything new is admitted (memory queue only: a
-    // durable queue keeps what is not stored, so nothing is ever spilled)
-    replayed = config.durableQueue() ? List.of() : Spill.load(Spill.dir(config.dataDir()));
-    if (config.durableQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
-      LOG.warn(
-          "{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed"
-              + " only with MILLRACE_QUEUE=memory",
-          Spill.dir(config.dataDir()));
-    }
-    List<List<Job>> groups = new ArrayList<>();
-    int n = 0;
-    for (SpillFile f : replayed) {
-      if (f.jobs().isEmpty()) {
-        f.delete();
-        continue;
-      }
-      n += f.jobs().size();
-      if (f.group() && config.mode() == Config.Mode.BATCHED) {
-        queue.adopt(f.jobs(), false);
-        groups.add(f.jobs());
-      } else {
-        queue.adopt(f.jobs(), true);
-      }
-    }
-    replayedPayloads = n;
-    metrics.payloadsReplayed.increment(n);
-    if (n > 0) {
-      LOG.info(
-          "replaying {} payloads from {} spill files in {}",
-          n,
-          replayed.size(),
-          Spill.dir(config.dataDir()));
-    }
-
-    boolean embeddedStore = config.embedded() && role.stores();
-    FutureTask<EmbeddedS3> s3proxy = null;
-    int s3Port = 0;
-    String secret = EmbeddedS3.newSecret();
-    if (embeddedStore) {
-      s3Port = config.embeddedS3Port() != 0 ? config.embeddedS3Port() : freeLoopbackPort();
-      int port = s3Port;
-      // the filesystem backend's bucket is a folder: made here, it costs no request at start-up
-      Files.createDirectories(EmbeddedS3.baseDir(config.dataDir()).resolve(config.bucket()));
-      s3proxy = new FutureTask<>(() -> EmbeddedS3.start(config.dataDir(), port, secret));
-      Thread.ofPlatform().name("millrace-start-s3").start(s3proxy);
-    }
-    storeReachable = false; // until the bucket answered
-    HttpApi api = new HttpApi(config, queue, metrics, shuttingDown::get, () -> storeReachable);
-    FutureTask<WebServer> http = new FutureTask<>(() -> startHttp(config, api));
-    Thread.ofPlatform().name("millrace-start-http").start(http);
-
-    EmbeddedS3 emb = null;
-    S3Store s3 = null;
-    WebServer web = null;
-    try {
-      if (embeddedStore) {
-        s3 =
-            new S3Store(
-                URI.create("http://127.0.0.1:" + s3Port),
-                config.s3Region(),
-                config.bucket(),
-                StaticCredentialsProvider.create(
-                    AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret)),
-                Duration.ofMillis(config.s3TimeoutMs()),
-                metrics::s3Status);
-        emb = join(s3proxy);
-        trace("s3proxy", t0);
-      } else if (role.stores()) {
-        s3 =
-            new S3Store(
-                config.s3Endpoint(),
-                config.s3Region(),
-                config.bucket(),
-                externalCredentials != null
-                    ? externalCredentials
-                    : DefaultCredentialsProvider.builder().build(),
-                Duration.ofMillis(config.s3TimeoutMs()),
-                metrics::s3Status);
-      }
-      web = join(http);
-      trace("http", t0);
-    } catch (Exception | Error e) {
-      if (s3proxy != null) {
-        try {
-          join(s3proxy).close();
-        } catch (Exception ignored) {
-          // already failing
-        }
-      }
-      try {
-        join(http).stop();
-      } catch (Exception ignored) {
-        // already failing
-      }
-      if (s3 != null) {
-        s3.close();
-      }
-      queue.close();
-      throw e;
-    }
-    embedded = emb;
-    store = s3;
-    server = web;
-    // an external store is checked by the health thread, at once; an ingest node has no store
-    storeReachable = embeddedStore || !role.stores();
-
-    if (role.stores()) {
-      workers =
-          new Workers(
-              config,
-              queue,
-              store,
-              metrics,
-              () -> storeReachable = false,
-              () -> storeReachable = true);
-      workers.start(groups);
-    } else {
-      workers = null;
-    }
-    healthChecker =
-        store == null
-            ? null
-            : Thread.ofVirtual().name("millrace-store-health").start(this::checkStore);
-  }
-
-  private static <T> T join(FutureTask<T> task) throws Exception {
-    try {
-      return task.get();
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof Exception ex) {
-        throw ex;
-      }
-      throw e;
-    }
-  }
-
-  private static int freeLoopbackPort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
-  private static WebServer startHttp(Config config, HttpApi api) throws IOException {
-    WebServer ws = buildHttp(config, api).start();
-    if (!ws.isRunning() || ws.port() <= 0) {
-      // Helidon logs the bind failure and returns a server that is not running
-      ws.stop();
-      throw new IOException(
-          "could not listen on "
-              + config.host()
-              + ":"
-              + config.port()
-              + " (is the port in use? set MILLRACE_PORT)");
-    }
-    return ws;
-  }
-
-  private static WebServer buildHttp(Config config, HttpApi api) {
-    DirectHandler direct = api.directHandler();
-    DirectHandlers.Builder dh = DirectHandlers.builder();
-    for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
-      dh.addHandler(t, direct);
-    }
-    return WebServer.builder()
-        .host(config.host())
-        .port(config.port())
-        .shutdownHook(false)
-        .maxPayloadSize(config.maxBodyBytes())
-        .contentEncoding(
-            ContentEncodingContext.create(
-                c ->
-                    c.contentEncodingsDiscoverServices(false)
-                        .contentEncodings(HttpApi.passThroughEncodings())))
-        .directHandlers(dh.build())
-        .addProtocol(
-            Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
-        .routing(api::routing)
-        .build();
+    this.externalCredentials = externalCredentials;
+    this.workersStore = workersStore;
   }
 
   /**
@@ -288,15 +66,106 @@ public final class IngestService implements AutoCloseable {
    *
    * @param config the configuration
    * @return the running service, ready for requests
-   * @throws Exception if a part cannot start (port taken, bad spill file, store unreachable...)
+   * @throws Exception if a part cannot start (port taken, bad spill file, store unreachable...);
+   *     the parts started before it are stopped again
    */
   public static IngestService start(Config config) throws Exception {
-    return new IngestService(config, null);
+    return start(config, null);
   }
 
   /** Starts with given credentials for an external endpoint (tests, embedding). */
   static IngestService start(Config config, AwsCredentialsProvider credentials) throws Exception {
-    return new IngestService(config, credentials);
+    return start(config, credentials, UnaryOperator.identity());
+  }
+
+  /**
+   * Starts with the workers' store wrapped (tests: faults the real store cannot produce).
+   *
+   * @param credentials for an external endpoint, or null
+   * @param workersStore given the real store, returns the one the workers use
+   */
+  static IngestService start(
+      Config config, AwsCredentialsProvider credentials, UnaryOperator<ObjectStore> workersStore)
+      throws Exception {
+    IngestService s = new IngestService(config, credentials, workersStore);
+    s.startUp();
+    return s;
+  }
+
+  /**
+   * {@return a service that is not started yet}: {@link #startUp()} starts it, and {@link
+   * #shutdown()} may be called from any thread at any time, before and during the start too, so a
+   * shutdown hook can be in place before anything is admitted.
+   */
+  static IngestService create(Config config) {
+    return new IngestService(config, null, UnaryOperator.identity());
+  }
+
+  /**
+   * Starts every part ({@link ServiceParts#start}), then opens admission. If a part fails, the ones
+   * started before it are stopped and the failure is thrown. A {@link #shutdown()} called meanwhile
+   * waits for this to end; admission then never opens. Blocks for the start (about a second).
+   *
+   * @throws Exception what stopped the start
+   * @throws IllegalStateException if called twice, or after {@link #shutdown()}
+   */
+  void startUp() throws Exception {
+    lifecycle.lock();
+    try {
+      if (startCalled || report != null) {
+        throw new IllegalStateException("a service starts once, before its shutdown");
+      }
+      startCalled = true;
+      parts =
+          ServiceParts.start(
+              config, externalCredentials, workersStore, metrics, runId, new State());
+      phase.compareAndSet(Phase.STARTING, Phase.SERVING); // unless shutdown began meanwhile
+    } finally {
+      lifecycle.unlock();
+    }
+  }
+
+  /**
+   * Stops admitting, drains up to the drain timeout, hands over the rest (spilled, or given back to
+   * JetStream), stops everything. Safe to call more than once, from any thread and from a shutdown
+   * hook; later calls wait for the first. Called while the service starts, it closes admission at
+   * once and waits for the start to end; called before {@link #startUp()}, or after a start that
+   * failed (and stopped its own parts), it has nothing to stop and the service cannot start any
+   * more.
+   *
+   * @return what it did
+   */
+  public ShutdownReport shutdown() {
+    phase.set(Phase.SHUTTING_DOWN); // at once: admission and readiness answer 503
+    lifecycle.lock(); // waits for a start in progress
+    try {
+      if (report == null) {
+        ServiceParts p = parts;
+        report = p == null ? new ShutdownReport(0, 0, true) : p.stop();
+      }
+      return report;
+    } finally {
+      lifecycle.unlock();
+    }
+  }
+
+  @Override
+  public void close() {
+    shutdown();
+  }
+
+  /** The service's phase and readiness, as the HTTP layer reads them. */
+  private final class State implements ServiceState {
+    @Override
+    public Phase phase() {
+      return phase.get();
+    }
+
+    @Override
+    public List<String> notReadyReasons() {
+      ServiceParts p = parts;
+      return p == null ? List.of() : p.notReadyReasons(); // while starting, the phase says it
+    }
   }
 
   static void trace(String what, long t0) {
@@ -312,21 +181,17 @@ public final class IngestService implements AutoCloseable {
     return t + r.substring(0, Math.min(4, r.length()));
   }
 
-  private void checkStore() {
-    while (!stopped) {
-      boolean ok = store.reachable();
-      storeReachable = ok;
-      try {
-        Thread.sleep(ok ? 2000 : 500);
-      } catch (InterruptedException e) {
-        return;
-      }
+  private ServiceParts started() {
+    ServiceParts p = parts;
+    if (p == null) {
+      throw new IllegalStateException("not started");
     }
+    return p;
   }
 
   /** {@return the HTTP port} */
   public int port() {
-    return server.port();
+    return started().server.port();
   }
 
   /** {@return the configuration} */
@@ -336,22 +201,23 @@ public final class IngestService implements AutoCloseable {
 
   /** {@return the S3 endpoint in use (the embedded one if no endpoint was configured)} */
   public URI storeEndpoint() {
-    return embedded != null ? embedded.endpoint() : config.s3Endpoint();
+    EmbeddedS3 e = started().embedded;
+    return e != null ? e.endpoint() : config.s3Endpoint();
   }
 
   /** {@return the embedded store, or null when an external endpoint is configured} */
   public EmbeddedS3 embeddedStore() {
-    return embedded;
+    return started().embedded;
   }
 
   /** {@return how many payloads this start read back from spill files} */
   public int replayedPayloads() {
-    return replayedPayloads;
+    return started().replayedPayloads;
   }
 
   /** {@return the queue (tests read its gauges)} */
   JobQueue queue() {
-    return queue;
+    return started().queue;
   }
 
   /** {@return the run id that prefixes every payload id this process assigns} */
@@ -364,97 +230,11 @@ public final class IngestService implements AutoCloseable {
     return report;
   }
 
-  /**
-   * Stops admitting, drains up to the drain timeout, spills the rest, stops everything. Safe to
-   * call more than once and from a shutdown hook; later calls wait for the first.
-   *
-   * @return what it did
-   */
-  public ShutdownReport shutdown() {
-    shutdownLock.lock();
-    try {
-      if (report != null) {
-        return report;
-      }
-      shuttingDown.set(true);
-      queue.closeAdmission();
-      long t0 = System.nanoTime();
-      long storedBefore = (long) metrics.payloadsStored.count();
-      boolean drained =
-          workers == null || workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
-      trace("drained", t0);
-      int spilled = 0;
-      int released = 0;
-      if (queue.durable()) {
-        // what this worker still holds goes back to JetStream now, for the other workers
-        List<Job> left = queue.unacknowledged();
-        if (!left.isEmpty()) {
-          queue.release(left, null);
-          released = left.size();
-        }
-      } else {
-        Workers.Leftovers left = workers.leftovers();
-        if (left.payloads() > 0) {
-          try {
-            spilled = Spill.write(Spill.dir(config.dataDir()), runId, left.groups(), left.loose());
-            metrics.payloadsSpilled.increment(spilled);
-            // the leftovers of replayed files are in the new files now
-            for (SpillFile f : replayed) {
-              f.delete();
-            }
-          } catch (IOException e) {
-            LOG.error(
-                "could not spill {} payloads to {}: {}",
-                left.payloads(),
-                Spill.dir(config.dataDir()),
-                e.toString());
-          }
-        }
-      }
-      queue.close(); // waits for publishes in flight, so their answers go out before the server
-      // stops
-      long stored = (long) metrics.payloadsStored.count();
-      stopped = true;
-      if (healthChecker != null) {
-        healthChecker.interrupt();
-      }
-      try {
-        server.stop();
-      } catch (RuntimeException e) {
-        LOG.warn("stopping the HTTP server: {}", e.toString());
-      }
-      trace("http stopped", t0);
-      if (store != null) {
-        store.close();
-      }
-      if (embedded != null) {
-        embedded.close();
-      }
-      LOG.info(
-          "shutdown in {} ms: {} payloads stored in all ({} while draining), {}{}",
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
-          stored,
-          stored - storedBefore,
-          queue.durable()
-              ? released + " given back to JetStream"
-              : spilled + " spilled to " + Spill.dir(config.dataDir()),
-          drained ? "" : " (drain timed out)");
-      report = new ShutdownReport(stored, spilled, drained);
-      return report;
-    } finally {
-      shutdownLock.unlock();
-    }
-  }
-
-  @Override
-  public void close() {
-    shutdown();
-  }
-
   /** Cancels the workers at once, leaving everything admitted unstored (tests of spill/replay). */
   void stopWorkersNow() {
-    if (workers != null) {
-      workers.cancel();
+    ServiceParts p = parts;
+    if (p != null && p.workers != null) {
+      p.workers.cancel();
     }
   }
 

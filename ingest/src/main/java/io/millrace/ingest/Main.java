@@ -33,15 +33,17 @@ public final class Main {
       return;
     }
     HELIDON.setLevel(Level.WARNING);
-    IngestService service;
+    // the shutdown path is in place before anything can be admitted: a SIGTERM during the start
+    // waits for it to end, then drains and spills like any other
+    IngestService service = IngestService.create(config);
+    Runtime.getRuntime().addShutdownHook(new Thread(service::shutdown, "millrace-shutdown"));
     try {
-      service = IngestService.start(config);
+      service.startUp();
     } catch (Exception e) {
       System.err.println("millrace-ingest: could not start: " + e);
       System.exit(1);
       return;
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(service::shutdown, "millrace-shutdown"));
     long ms = (System.nanoTime() - t0) / 1_000_000;
     String host = config.host().equals("0.0.0.0") ? "localhost" : config.host();
     String url = "http://" + host + ":" + service.port();
@@ -58,9 +60,7 @@ public final class Main {
       sb.append("NATS JetStream stream ")
           .append(config.nats().stream())
           .append(" at ")
-          .append(
-              String.join(
-                  ",", config.nats().servers().stream().map(Main::withoutPassword).toList()));
+          .append(config.nats().serversWithoutPasswords());
       String why = service.queue().notReadyReason();
       if (why != null) {
         sb.append(" (not ready yet: ").append(why).append(')');
@@ -108,13 +108,5 @@ public final class Main {
     sb.append(" -d '{\"payloads\":[{\"hello\":\"world\"}]}' ").append(url).append("/v1/payloads\n");
     System.out.print(sb);
     System.out.flush();
-  }
-
-  private static String withoutPassword(String url) {
-    int at = url.indexOf('@');
-    int scheme = url.indexOf("://");
-    return at > 0 && scheme > 0
-        ? url.substring(0, scheme + 3) + "***@" + url.substring(at + 1)
-        : url;
   }
 }

@@ -163,7 +163,7 @@ class HttpContractTest {
 
   @Test
   void truncatedBodyIsRejectedAndNothingAdmitted() throws Exception {
-    long before = service.queue().payloads() + storedPayloads();
+    long before = service.queue().budget().payloads() + storedPayloads();
     byte[] body = utf8("{\"payloads\":[{\"a\":1},{\"b\":2}]}");
     byte[] raw =
         RawHttp.request(
@@ -174,7 +174,7 @@ class HttpContractTest {
     var r = RawHttp.exchange(port, raw, true);
     // the server either answers 400 or closes the connection: never 202
     assertProblem(r, 400);
-    assertThat(service.queue().payloads() + storedPayloads()).isEqualTo(before);
+    assertThat(service.queue().budget().payloads() + storedPayloads()).isEqualTo(before);
   }
 
   @Test
@@ -416,7 +416,7 @@ class HttpContractTest {
       var full = RawHttp.post(p, JSON, utf8("{\"payloads\":[4,5,6]}"));
       assertProblem(full, 429);
       assertThat(full.header("retry-after")).isEqualTo("1");
-      assertThat(s.queue().payloads()).isEqualTo(3); // all or nothing
+      assertThat(s.queue().budget().payloads()).isEqualTo(3); // all or nothing
       assertThat(RawHttp.post(p, JSON, utf8("{\"payloads\":[4,5]}")).status()).isEqualTo(202);
       assertProblem(RawHttp.post(p, JSON, utf8("{\"payloads\":[6]}")), 429);
       assertProblem(RawHttp.get(p, "/readyz"), 503);

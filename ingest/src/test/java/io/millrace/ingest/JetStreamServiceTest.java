@@ -188,7 +188,7 @@ class JetStreamServiceTest {
       assertThat(r.status()).isEqualTo(400);
       assertThat(r.header("Content-Type")).isEqualTo(Problems.CONTENT_TYPE);
       assertThat(r.text()).contains("bad-idempotency-key").contains("1..128");
-      assertThat(s.queue().payloads()).isZero();
+      assertThat(s.queue().budget().payloads()).isZero();
     }
   }
 

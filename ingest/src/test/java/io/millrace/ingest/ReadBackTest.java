@@ -133,7 +133,7 @@ class ReadBackTest {
       Awaitility.await()
           .atMost(Duration.ofSeconds(90))
           .pollInterval(Duration.ofMillis(50))
-          .until(() -> s.queue().payloads() == 0);
+          .until(() -> s.queue().budget().payloads() == 0);
 
       try (S3Client s3 = TestSupport.client(s.embeddedStore())) {
         Map<String, List<String>> objects = TestSupport.readAll(s3, "millrace");

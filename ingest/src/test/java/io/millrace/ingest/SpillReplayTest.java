@@ -79,7 +79,9 @@ class SpillReplayTest {
     try (IngestService second =
         IngestService.start(TestSupport.config(dir, Map.of("MILLRACE_MODE", mode)))) {
       assertThat(second.replayedPayloads()).isEqualTo(50);
-      Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> second.queue().payloads() == 0);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> second.queue().budget().payloads() == 0);
       Awaitility.await()
           .atMost(Duration.ofSeconds(10))
           .until(

@@ -109,7 +109,7 @@ class StoreFaultTest {
       Awaitility.await()
           .atMost(Duration.ofSeconds(90))
           .pollInterval(Duration.ofMillis(100))
-          .until(() -> rig.service().queue().payloads() == 0);
+          .until(() -> rig.service().queue().budget().payloads() == 0);
       assertThat(rig.proxy().injected.get()).isGreaterThan(5);
       try (S3Client c = TestSupport.client(rig.s3())) {
         Map<String, Integer> counts = TestSupport.payloadCounts(TestSupport.readAll(c, "millrace"));
@@ -160,7 +160,7 @@ class StoreFaultTest {
       Awaitility.await()
           .atMost(Duration.ofSeconds(60))
           .pollInterval(Duration.ofMillis(100))
-          .until(() -> rig.service().queue().payloads() == 0);
+          .until(() -> rig.service().queue().budget().payloads() == 0);
       Awaitility.await()
           .atMost(Duration.ofSeconds(10))
           .until(() -> RawHttp.get(port, "/readyz").status() == 200);

@@ -152,7 +152,7 @@ public final class PayloadParser {
     return slice(p, buf, 0);
   }
 
-  public static byte[] slice(JsonParser p, byte[] buf, int base) throws IOException {
+  static byte[] slice(JsonParser p, byte[] buf, int base) throws IOException {
     JsonToken t = p.currentToken();
     if (t == null
         || t == JsonToken.END_ARRAY

@@ -1,6 +1,6 @@
 package io.millrace.ingest.queue;
 
-/** What {@link JobQueue#admit} answers: all payloads of a request admitted, or none. */
+/** What {@link Intake#admit} answers: all payloads of a request admitted, or none. */
 public sealed interface Admission {
 
   /**

@@ -3,7 +3,8 @@ package io.millrace.ingest.workers;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.Job;
-import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.queue.JobSource;
+import io.millrace.ingest.queue.Redelivery;
 import io.millrace.ingest.store.ObjectStore;
 import io.millrace.pipeline.ErrorPolicy;
 import io.millrace.pipeline.Pipeline;
@@ -11,55 +12,46 @@ import io.millrace.pipeline.PipelineStats;
 import io.millrace.pipeline.RunHandle;
 import io.millrace.pipeline.RunListener;
 import io.millrace.pipeline.StageStats;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.zip.Deflater;
-import java.util.zip.GZIPOutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 
 /**
- * The worker pool, as one millrace pipeline run.
+ * The worker pool, as one millrace pipeline run over a {@link JobSource}.
  *
- * <p>Batched mode: {@code queue → batch(maxPayloads, maxAge) → split by bytes → encode NDJSON.gz →
- * mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack}. Per-payload mode: {@code queue →
+ * <p>Batched mode: {@code source → batch(maxPayloads, maxAge) → split by bytes → encode NDJSON.gz →
+ * mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack}. Per-payload mode: {@code source →
  * mapConcurrentUnordered(MAX_WORKERS, upload one .json) with retry → ack}. A job's budget in the
- * queue is released only after its object is stored.
+ * queue is released only after its object is stored. Keys: {@link ObjectKeys}; bytes: {@link
+ * Encoding}.
  *
- * <p>With the in-memory queue, uploads retry without limit (exponential backoff with jitter, 50 ms
- * doubling to 5 s; an S3 {@code 503 SlowDown} adds its own growing pause): while the store is down
- * the queue fills and admission answers 429, and shutdown spills what is left. With a {@linkplain
- * JobQueue#durable() durable} queue an upload is tried three times, then its jobs are {@linkplain
- * JobQueue#release released} to be redelivered later. Nothing is dropped.
+ * <p>When the source has nowhere better to keep jobs (no {@link JobSource#redelivery()}), uploads
+ * retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3 {@code 503
+ * SlowDown} adds its own growing pause): while the store is down the queue fills and admission
+ * answers 429, and shutdown hands over what is left. When it can take jobs back, an upload is tried
+ * three times, then its jobs are {@linkplain Redelivery#giveBack given back} to be redelivered
+ * later. Nothing is dropped.
  *
- * <p>Keys derive only from ids given at admission, so a retry or a replay rewrites the same key: a
- * batch is named {@code <first payload id>-<payload count>}.
+ * <p>If the run dies (an error no policy handles), {@link #notReadyReason()} says so for good and
+ * the source is {@linkplain JobSource#abandon abandoned}, so a shared queue's messages go to
+ * healthy workers instead of being kept alive here.
  */
 public final class Workers {
   private static final Logger LOG = LoggerFactory.getLogger(Workers.class);
-  private static final DateTimeFormatter DAY =
-      DateTimeFormatter.ofPattern("yyyy-MM-dd").withZone(ZoneOffset.UTC);
-  private static final DateTimeFormatter HOUR =
-      DateTimeFormatter.ofPattern("HH").withZone(ZoneOffset.UTC);
 
   private final Config config;
-  private final JobQueue queue;
+  private final JobSource source;
+  private final ObjectKeys keys;
   private final ObjectStore store;
   private final Metrics metrics;
   private final Runnable onStoreFailure;
@@ -70,20 +62,32 @@ public final class Workers {
 
   private final AtomicInteger uploading = new AtomicInteger();
   private volatile RunHandle<Upload> run;
+  private volatile Throwable died; // the failure that ended the run, if one did
 
   /** An object to store: its key, bytes, and the jobs it holds. */
   record Upload(
       String key, byte[] body, String contentType, List<Job> jobs, AtomicInteger failures) {}
 
+  /**
+   * Creates the pool; {@link #start} runs it.
+   *
+   * @param config mode, batch limits, prefix, {@code MAX_WORKERS}
+   * @param source where jobs come from and are acknowledged
+   * @param store where objects go
+   * @param metrics where counters go
+   * @param onStoreFailure told of every failed upload attempt
+   * @param onStoreSuccess told of every stored object
+   */
   public Workers(
       Config config,
-      JobQueue queue,
+      JobSource source,
       ObjectStore store,
       Metrics metrics,
       Runnable onStoreFailure,
       Runnable onStoreSuccess) {
     this.config = config;
-    this.queue = queue;
+    this.source = source;
+    this.keys = new ObjectKeys(config.prefix());
     this.store = store;
     this.metrics = metrics;
     this.onStoreFailure = onStoreFailure;
@@ -102,31 +106,35 @@ public final class Workers {
   }
 
   /**
-   * Starts the run.
-   *
-   * @param replayGroups formed batches read back from spill files, stored again as they were
+   * Starts the run; batches the source replayed at start are stored again as they were (same
+   * content, same key).
    */
-  public void start(List<List<Job>> replayGroups) {
+  public void start() {
     ErrorPolicy retry =
-        queue.durable()
-            // a few tries here, then the jobs go back to the durable queue: redelivered later (to
-            // any worker) with a growing delay, or dead-lettered after MaxDeliver deliveries
-            ? ErrorPolicy.retry(3, Duration.ofMillis(200))
-                .withMaxBackoff(Duration.ofSeconds(2))
-                .orElse(ErrorPolicy.divert((item, e) -> giveBack((Upload) item, e)))
-            : ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50))
-                .withMaxBackoff(Duration.ofSeconds(5));
-    Pipeline<Job> source = Pipeline.from(queue.jobs()).named("queue");
+        source
+            .redelivery()
+            // a few tries here, then the jobs go back to the queue: redelivered later (to any
+            // worker) with a growing delay, or dead-lettered after MaxDeliver deliveries
+            .map(
+                back ->
+                    ErrorPolicy.retry(3, Duration.ofMillis(200))
+                        .withMaxBackoff(Duration.ofSeconds(2))
+                        .orElse(ErrorPolicy.divert((item, e) -> giveBack(back, (Upload) item, e))))
+            .orElseGet(
+                () ->
+                    ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50))
+                        .withMaxBackoff(Duration.ofSeconds(5)));
+    Pipeline<Job> jobs = Pipeline.from(source.jobs()).named("queue");
     Pipeline<Upload> uploads;
     if (config.mode() == Config.Mode.BATCHED) {
       Pipeline<List<Job>> formed =
-          source
-              .batch(config.batchMaxPayloads(), Duration.ofMillis(config.batchMaxAgeMs()))
+          jobs.batch(config.batchMaxPayloads(), Duration.ofMillis(config.batchMaxAgeMs()))
               .named("batch")
-              .flatMap(this::splitByBytes)
+              .flatMap(b -> Encoding.splitByBytes(b, config.batchMaxBytes()))
               .named("split");
+      List<List<Job>> replayed = source.replayedBatches();
       Pipeline<List<Job>> all =
-          replayGroups.isEmpty() ? formed : Pipeline.merge(formed, Pipeline.from(replayGroups));
+          replayed.isEmpty() ? formed : Pipeline.merge(formed, Pipeline.from(replayed));
       int encoders = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
       uploads =
           all.mapConcurrentUnordered(encoders, this::encode)
@@ -136,8 +144,7 @@ public final class Workers {
               .named("upload");
     } else {
       uploads =
-          source
-              .map(this::single)
+          jobs.map(this::single)
               .named("encode")
               .mapConcurrentUnordered(config.maxWorkers(), this::upload)
               .onError(retry)
@@ -150,18 +157,31 @@ public final class Workers {
                   @Override
                   public void onEnd(RunHandle<?> r, PipelineStats stats, Throwable failure) {
                     if (failure != null && !(failure instanceof CancellationException)) {
-                      // nothing is stored any more: admission fills up and answers 429, readiness
-                      // fails
-                      LOG.error(
-                          "the worker pipeline failed; payloads are no longer stored", failure);
-                      onStoreFailure.run();
+                      died(failure);
                     }
                   }
                 })
             .start(u -> {});
   }
 
-  private void giveBack(Upload u, Throwable e) {
+  /** The run died: nothing is stored any more, for good (admission fills up, readiness fails). */
+  private void died(Throwable failure) {
+    LOG.error("the worker pipeline failed; payloads are no longer stored here", failure);
+    died = failure;
+    try {
+      source.abandon(failure);
+    } catch (RuntimeException e) {
+      LOG.warn("handing back what the dead pipeline held: {}", e.toString());
+    }
+  }
+
+  /** {@return why this node stores nothing any more (the pipeline died), or null} */
+  public String notReadyReason() {
+    Throwable t = died;
+    return t == null ? null : "the worker pipeline failed (" + t + "); nothing is stored here";
+  }
+
+  private void giveBack(Redelivery back, Upload u, Throwable e) {
     inFlight.remove(u.key());
     LOG.warn(
         "upload of {} failed {} times; its {} payloads go back to the queue: {}",
@@ -169,65 +189,22 @@ public final class Workers {
         u.failures().get(),
         u.jobs().size(),
         e.toString());
-    queue.release(u.jobs(), e);
-  }
-
-  /**
-   * Cuts a count/age batch further so no object holds more than the byte limit (at least one job).
-   */
-  private List<List<Job>> splitByBytes(List<Job> batch) {
-    long limit = config.batchMaxBytes();
-    List<List<Job>> out = new ArrayList<>(1);
-    int from = 0;
-    long size = 0;
-    for (int i = 0; i < batch.size(); i++) {
-      long len = batch.get(i).payload().length + 1L;
-      if (i > from && size + len > limit) {
-        out.add(batch.subList(from, i));
-        from = i;
-        size = 0;
-      }
-      size += len;
-    }
-    out.add(batch.subList(from, batch.size()));
-    return out;
-  }
-
-  private String keyPrefix(long atMillis) {
-    Instant at = Instant.ofEpochMilli(atMillis);
-    String p = config.prefix().isEmpty() ? "" : config.prefix() + "/";
-    return p + "dt=" + DAY.format(at) + "/hour=" + HOUR.format(at) + "/";
+    back.giveBack(u.jobs(), e);
   }
 
   private Upload single(Job job) {
     Upload u =
         new Upload(
-            keyPrefix(job.admittedAtMillis()) + job.id() + ".json",
-            job.payload(),
-            "application/json",
-            List.of(job),
-            new AtomicInteger());
+            keys.single(job), job.payload(), "application/json", List.of(job), new AtomicInteger());
     inFlight.put(u.key(), u);
     return u;
   }
 
   private Upload encode(List<Job> batch) throws IOException {
-    int size = 0;
-    for (Job j : batch) {
-      size += j.payload().length + 1;
-    }
-    ByteArrayOutputStream out = new ByteArrayOutputStream(Math.max(64, size / 3));
-    try (GZIPOutputStream gz = new FastGzip(out)) {
-      for (Job j : batch) {
-        gz.write(j.payload());
-        gz.write('\n');
-      }
-    }
-    Job first = batch.getFirst();
     Upload u =
         new Upload(
-            keyPrefix(first.admittedAtMillis()) + first.id() + "-" + batch.size() + ".ndjson.gz",
-            out.toByteArray(),
+            keys.batch(batch),
+            Encoding.ndjsonGzip(batch),
             "application/x-ndjson",
             List.copyOf(batch),
             new AtomicInteger());
@@ -260,7 +237,7 @@ public final class Workers {
       uploading.decrementAndGet();
     }
     metrics.uploadTime.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-    queue.ack(u.jobs());
+    source.ack(u.jobs());
     inFlight.remove(u.key());
     metrics.objectsStored.increment();
     metrics.bytesStored.increment(u.body().length);
@@ -315,43 +292,16 @@ public final class Workers {
   }
 
   /**
-   * Splits what is not stored into formed batches (kept whole, same key on replay) and loose jobs.
-   * Call after the run has ended.
+   * {@return the batches formed and not stored (batched mode; empty per payload), for {@link
+   * JobSource#handOver} to keep whole. Call after the run has ended}
    */
-  public Leftovers leftovers() {
-    List<Job> unacked = queue.unacknowledged();
-    Set<Job> inGroups = Collections.newSetFromMap(new IdentityHashMap<>());
+  public List<List<Job>> formedBatches() {
     List<List<Job>> groups = new ArrayList<>();
     if (config.mode() == Config.Mode.BATCHED) {
       for (Upload u : inFlight.values()) {
         groups.add(u.jobs());
-        inGroups.addAll(u.jobs());
       }
     }
-    List<Job> loose = new ArrayList<>();
-    for (Job j : unacked) {
-      if (!inGroups.contains(j)) {
-        loose.add(j);
-      }
-    }
-    return new Leftovers(groups, loose);
-  }
-
-  public record Leftovers(List<List<Job>> groups, List<Job> loose) {
-    public int payloads() {
-      int n = loose.size();
-      for (List<Job> g : groups) {
-        n += g.size();
-      }
-      return n;
-    }
-  }
-
-  /** GZIP at level 1: compression runs on the workers' cores, speed matters more than ratio. */
-  private static final class FastGzip extends GZIPOutputStream {
-    FastGzip(ByteArrayOutputStream out) throws IOException {
-      super(out, 8192);
-      def.setLevel(Deflater.BEST_SPEED);
-    }
+    return groups;
   }
 }

@@ -3,7 +3,13 @@ package io.millrace.ingest.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 class ConfigTest {
@@ -89,10 +95,46 @@ class ConfigTest {
     assertThatThrownBy(() -> Config.parse(Map.of(), new String[] {"--help"}))
         .isInstanceOf(Config.HelpRequested.class);
     String help = Config.help();
-    for (Config.Var v : Config.VARS) {
-      assertThat(help).contains(v.name()).contains(v.flag());
+    for (Setting<?> s : Settings.ALL) {
+      assertThat(help).contains(s.name()).contains(s.flag());
     }
     assertThat(help).contains("MAX_QUEUE").contains("--max-queue").contains("default: 100000");
+  }
+
+  @Test
+  void theReadmeTableListsEverySettingWithItsFlagAndDefaultAndNothingElse() throws Exception {
+    Map<String, List<String>> readme = readmeTable();
+    Map<String, List<String>> table = new LinkedHashMap<>();
+    for (Setting<?> s : Settings.ALL) {
+      table.put(s.name(), List.of(s.flag(), s.defaultValue()));
+    }
+    assertThat(readme)
+        .as("README configuration table: variable -> [flag, default]")
+        .isEqualTo(table);
+  }
+
+  /**
+   * The rows of the README's configuration table: {@code | `NAME` | `--flag` | default | meaning
+   * |}, the default without a trailing note in parentheses, {@code (unset)} read as empty.
+   */
+  static Map<String, List<String>> readmeTable() throws Exception {
+    Path readme = Path.of("README.md").toAbsolutePath();
+    while (!Files.exists(readme) || !Files.readString(readme).contains("### Configuration")) {
+      Path up = readme.getParent().getParent();
+      assertThat(up).as("a README.md with a configuration section above the module").isNotNull();
+      readme = up.resolve("README.md");
+    }
+    String text = Files.readString(readme);
+    String section = text.substring(text.indexOf("### Configuration"));
+    section = section.substring(0, section.indexOf("\n### ", 1));
+    Pattern row = Pattern.compile("(?m)^\\| `([A-Z0-9_]+)` \\| `(--[a-z0-9-]+)` \\| ([^|]*) \\|");
+    Map<String, List<String>> rows = new LinkedHashMap<>();
+    Matcher m = row.matcher(section);
+    while (m.find()) {
+      String def = m.group(3).trim().replaceFirst("\\s*\\(.*\\)$", "");
+      rows.put(m.group(1), List.of(m.group(2), def));
+    }
+    return rows;
   }
 
   @Test

@@ -46,6 +46,50 @@ public final class ServiceProcess implements AutoCloseable {
    */
   public static ServiceProcess start(String name, Path dir, Map<String, String> env)
       throws Exception {
+    ServiceProcess child = spawn(name, dir, env, -1);
+    Process p = child.process;
+    long deadline = System.nanoTime() + START.toNanos();
+    while (true) {
+      Matcher m = LISTENING.matcher(Files.readString(child.stdout));
+      if (m.find()) {
+        return new ServiceProcess(
+            name, p, Integer.parseInt(m.group(1)), child.stdout, child.stderr, child.hook);
+      }
+      if (!p.isAlive() || System.nanoTime() > deadline) {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+        String why =
+            p.isAlive() ? "did not print its port within " + START : "exited with " + p.exitValue();
+        throw new AssertionError(
+            "service "
+                + name
+                + " "
+                + why
+                + "; stdout:\n"
+                + Files.readString(child.stdout)
+                + "\nstderr:\n"
+                + Files.readString(child.stderr));
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  /**
+   * Starts a child and returns at once, while it is still starting (for tests of the start-up
+   * window).
+   *
+   * @param port the {@code MILLRACE_PORT} it is given (a fixed, free one)
+   * @return the child, perhaps not listening yet
+   */
+  public static ServiceProcess launch(String name, Path dir, Map<String, String> env, int port)
+      throws IOException {
+    Map<String, String> withPort = new java.util.HashMap<>(env);
+    withPort.put("MILLRACE_PORT", Integer.toString(port));
+    return spawn(name, dir, withPort, port);
+  }
+
+  private static ServiceProcess spawn(String name, Path dir, Map<String, String> env, int port)
+      throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Files.createDirectories(dir);
     Path out = dir.resolve(name + ".out");
@@ -63,29 +107,7 @@ public final class ServiceProcess implements AutoCloseable {
     Process p = pb.start();
     Thread hook = new Thread(p::destroyForcibly, "service-reaper-" + name);
     Runtime.getRuntime().addShutdownHook(hook);
-    long deadline = System.nanoTime() + START.toNanos();
-    while (true) {
-      Matcher m = LISTENING.matcher(Files.readString(out));
-      if (m.find()) {
-        return new ServiceProcess(name, p, Integer.parseInt(m.group(1)), out, err, hook);
-      }
-      if (!p.isAlive() || System.nanoTime() > deadline) {
-        p.destroyForcibly();
-        p.waitFor(10, TimeUnit.SECONDS);
-        String why =
-            p.isAlive() ? "did not print its port within " + START : "exited with " + p.exitValue();
-        throw new AssertionError(
-            "service "
-                + name
-                + " "
-                + why
-                + "; stdout:\n"
-                + Files.readString(out)
-                + "\nstderr:\n"
-                + Files.readString(err));
-      }
-      Thread.sleep(20);
-    }
+    return new ServiceProcess(name, p, port, out, err, hook);
   }
 
   public String name() {

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.store.EmbeddedS3;
+import io.nats.client.Connection;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.Nats;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -38,6 +41,32 @@ public final class TestSupport {
       System.getProperty("millrace.nats.url", "nats://127.0.0.1:4222");
 
   private TestSupport() {}
+
+  /**
+   * {@return the settings that put a test on its own JetStream stream (upper case), subjects {@code
+   * <stream lower case>.payloads} and {@code .dead}, on the shared nats-server}
+   */
+  public static Map<String, String> natsStream(String stream) {
+    Map<String, String> env = new HashMap<>();
+    env.put("MILLRACE_QUEUE", NATS_URL);
+    env.put("MILLRACE_NATS_STREAM", stream.toUpperCase());
+    env.put("MILLRACE_NATS_SUBJECT", stream.toLowerCase() + ".payloads");
+    env.put("MILLRACE_NATS_DEAD_SUBJECT", stream.toLowerCase() + ".dead");
+    return env;
+  }
+
+  /** Deletes a test's stream and its dead-letter stream on the shared nats-server, if there. */
+  public static void deleteStreams(String stream) throws Exception {
+    try (Connection admin = Nats.connect(NATS_URL)) {
+      for (String s : List.of(stream.toUpperCase(), stream.toUpperCase() + "_DEAD")) {
+        try {
+          admin.jetStreamManagement().deleteStream(s);
+        } catch (JetStreamApiException e) {
+          // not created
+        }
+      }
+    }
+  }
 
   public static Config config(Path dataDir, Map<String, String> overrides) throws Exception {
     Map<String, String> all = new HashMap<>();

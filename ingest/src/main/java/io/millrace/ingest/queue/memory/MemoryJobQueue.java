@@ -1,36 +1,50 @@
 package io.millrace.ingest.queue.memory;
 
+import io.millrace.ingest.config.Config;
 import io.millrace.ingest.queue.Admission;
+import io.millrace.ingest.queue.Budget;
+import io.millrace.ingest.queue.Handover;
+import io.millrace.ingest.queue.Intake;
 import io.millrace.ingest.queue.Job;
+import io.millrace.ingest.queue.JobIterator;
 import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.queue.JobSource;
+import io.millrace.ingest.queue.Receipt;
+import io.millrace.ingest.queue.Redelivery;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
 /**
- * The in-process {@link JobQueue}: a FIFO of waiting jobs plus a FIFO of jobs handed out, both
- * inside one budget and one lock (no per-job concurrent set: the lock is already held to hand a job
- * out, and acknowledgements come a batch at a time). A stored job gives up its payload at once and
- * leaves the handed-out FIFO when every older job is stored too; at most about twice {@code
- * maxPayloads} such shells may wait behind a stuck upload before admission answers full.
+ * The in-process queue, both {@link Intake} and {@link JobSource}: a FIFO of waiting jobs plus a
+ * FIFO of the entries of jobs handed out, both inside one {@link Budget} and one lock (no per-job
+ * concurrent set: the lock is already held to hand a job out, and acknowledgements come a batch at
+ * a time). A stored job's entry lets go of the job at once and leaves the handed-out FIFO when
+ * every older job is stored too; at most about twice {@code maxPayloads} such empty entries may
+ * wait behind a stuck upload before admission answers full.
  *
  * <p>Admission takes one lock per request and never waits. Memory is bounded: waiting plus
- * unacknowledged jobs never exceed {@code maxPayloads} payloads and {@code maxBytes} bytes (adopted
- * replays aside). Ids are {@code <run-id>-<sequence as 12 hex digits>}; the run id is unique per
- * process start, so ids never repeat across restarts.
+ * unacknowledged jobs never exceed {@code maxPayloads} payloads and {@code maxBytes} bytes (replays
+ * aside). Ids are {@code <run-id>-<sequence as 12 hex digits>}; the run id is unique per process
+ * start, so ids never repeat across restarts.
+ *
+ * <p>Volatile: a crash loses what is not stored. At shutdown {@link #handOver} writes it to spill
+ * files, which {@link #open} replays; jobs can never be given back (uploads retry until stored).
  */
-public final class MemoryJobQueue implements JobQueue {
-  private final long maxPayloads;
-  private final long maxBytes;
+public final class MemoryJobQueue implements JobQueue, Intake, JobSource {
+  private final Budget budget;
   private final byte[] idPrefix;
   private final LongSupplier clock;
+  private final SpillArchive archive; // null: no spill folder (tests)
   private final AtomicBoolean iterated = new AtomicBoolean();
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -38,55 +52,131 @@ public final class MemoryJobQueue implements JobQueue {
   // guarded by lock
   private final ArrayDeque<Job> waiting = new ArrayDeque<>();
   private long sequence;
-  private long payloads;
-  private long bytes;
   private boolean admissionClosed;
-  // handed out (or adopted), in that order; acknowledged ones are popped from the head, so a
-  // stored job stays here (without its payload) only while an older one is still in flight
-  private final ArrayDeque<Job> handedOut = new ArrayDeque<>();
-  // Idempotency-Key -> when it was admitted (clock ms) and how many payloads; oldest first
-  private final java.util.LinkedHashMap<String, long[]> keys = new java.util.LinkedHashMap<>();
-  private long duplicateWindowMs = 120_000;
-  private static final int MAX_KEYS = 100_000;
+  private boolean abandoned;
+  // entries handed out (or replayed as formed batches), in that order; acknowledged ones are
+  // popped from the head, so a stored job's entry stays here (without its job) only while an
+  // older one is still in flight
+  private final ArrayDeque<Entry> handedOut = new ArrayDeque<>();
+  private final IdempotencyWindow keys = new IdempotencyWindow();
+
+  /** This queue's receipt: the job until it is stored, and the spill file it was read from. */
+  private static final class Entry implements Receipt {
+    final MemoryJobQueue owner;
+    final SpillFile origin; // null unless replayed from a spill file
+    Job job; // null once stored; guarded by the owner's lock
+    boolean acked; // guarded by the owner's lock
+
+    Entry(MemoryJobQueue owner, SpillFile origin) {
+      this.owner = owner;
+      this.origin = origin;
+    }
+  }
 
   /**
-   * Creates a queue.
+   * Creates a queue without a spill folder ({@link #handOver} then fails).
    *
    * @param maxPayloads payloads admitted and not yet stored, at most
    * @param maxBytes payload bytes admitted and not yet stored, at most
    * @param runId prefix of every id this queue assigns
    * @param clock epoch milliseconds, for the admission time
    */
-  public MemoryJobQueue(long maxPayloads, long maxBytes, String runId, LongSupplier clock) {
-    this.maxPayloads = maxPayloads;
-    this.maxBytes = maxBytes;
-    this.idPrefix = (runId + "-").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  MemoryJobQueue(long maxPayloads, long maxBytes, String runId, LongSupplier clock) {
+    this(maxPayloads, maxBytes, runId, clock, null);
+  }
+
+  private MemoryJobQueue(
+      long maxPayloads, long maxBytes, String runId, LongSupplier clock, SpillArchive archive) {
+    this.budget = new Budget(maxPayloads, maxBytes);
+    this.idPrefix = (runId + "-").getBytes(StandardCharsets.US_ASCII);
     this.clock = clock;
+    this.archive = archive;
   }
 
   /**
-   * Sets how long an {@code Idempotency-Key} is remembered (at most {@value #MAX_KEYS} keys, the
-   * oldest forgotten first).
+   * Opens the queue of a service: its limits and duplicate window from the configuration, and what
+   * the last run spilled to {@code <dataDir>/spill/} taken in again before anything new is
+   * admitted. A spilled formed batch is replayed whole ({@link #replayedBatches()}) in batched
+   * mode, else its payloads wait like the rest.
+   *
+   * @param config the service's configuration
+   * @param runId prefix of every id this queue assigns
+   * @param clock epoch milliseconds, for the admission time
+   * @return the queue
+   * @throws IOException if a spill file cannot be read (the start fails: nothing is skipped)
+   */
+  public static MemoryJobQueue open(Config config, String runId, LongSupplier clock)
+      throws IOException {
+    SpillArchive archive = new SpillArchive(Spill.dir(config.dataDir()), runId);
+    MemoryJobQueue q =
+        new MemoryJobQueue(config.maxQueue(), config.queueMaxBytes(), runId, clock, archive)
+            .duplicateWindow(config.nats().duplicateWindowMs());
+    archive.replayInto(q, config.mode() == Config.Mode.BATCHED);
+    return q;
+  }
+
+  /**
+   * Sets how long an {@code Idempotency-Key} is remembered (at most {@value
+   * IdempotencyWindow#MAX_KEYS} keys, the oldest forgotten first).
    *
    * @param windowMs the duplicate window, milliseconds
    * @return this queue
    */
-  public MemoryJobQueue duplicateWindow(long windowMs) {
+  MemoryJobQueue duplicateWindow(long windowMs) {
     lock.lock();
     try {
-      this.duplicateWindowMs = windowMs;
+      keys.windowMs(windowMs);
     } finally {
       lock.unlock();
     }
     return this;
   }
 
+  /**
+   * Takes in the payloads of a spill file, bypassing the limits (they were within them when they
+   * were admitted): as a formed batch handed to the workers directly, or as waiting jobs.
+   *
+   * @return the jobs, ids kept
+   */
+  List<Job> takeIn(SpillFile f, boolean asBatch) {
+    List<Job> jobs = new ArrayList<>(f.lines().size());
+    lock.lock();
+    try {
+      for (Spill.Line l : f.lines()) {
+        Entry e = new Entry(this, f);
+        e.job = new Job(l.id(), l.at(), l.payload(), e);
+        jobs.add(e.job);
+        if (asBatch) {
+          handedOut.addLast(e); // handed to the workers as a batch, not by jobs()
+        } else {
+          waiting.addLast(e.job);
+        }
+      }
+      budget.take(jobs.size(), sizeOf(jobs));
+      notEmpty.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    return List.copyOf(jobs);
+  }
+
+  private static long sizeOf(Collection<Job> jobs) {
+    long size = 0;
+    for (Job j : jobs) {
+      size += j.payload().length;
+    }
+    return size;
+  }
+
+  // ------------------------------------------------------------------ Intake
+
   @Override
   public Admission admit(List<byte[]> batch, String idempotencyKey) {
     long n = batch.size();
-    long size = 0;
-    for (byte[] b : batch) {
-      size += b.length;
+    long size = Budget.sizeOf(batch);
+    String tooLarge = budget.tooLarge(n, size);
+    if (tooLarge != null) {
+      return new Admission.TooLarge(tooLarge);
     }
     long now = clock.getAsLong();
     lock.lock();
@@ -95,139 +185,29 @@ public final class MemoryJobQueue implements JobQueue {
         return new Admission.ShuttingDown();
       }
       if (idempotencyKey != null) {
-        while (!keys.isEmpty()) {
-          var oldest = keys.entrySet().iterator().next();
-          if (keys.size() < MAX_KEYS && now - oldest.getValue()[0] < duplicateWindowMs) {
-            break;
-          }
-          keys.remove(oldest.getKey());
-        }
-        long[] seen = keys.get(idempotencyKey);
-        if (seen != null) {
-          return new Admission.Replayed((int) seen[1]);
+        long seen = keys.seen(idempotencyKey, now);
+        if (seen >= 0) {
+          return new Admission.Replayed((int) seen);
         }
       }
-      if (payloads + n > maxPayloads
-          || bytes + size > maxBytes
-          || handedOut.size() + n > 2 * maxPayloads + 1024) {
-        // the last bound keeps the stored-but-not-yet-popped shells behind a stuck upload finite
+      // the first bound keeps the stored entries behind a stuck upload finite
+      if (handedOut.size() + n > 2 * budget.maxPayloads() + 1024 || !budget.tryTake(n, size)) {
         return new Admission.QueueFull(1);
       }
       for (byte[] b : batch) {
-        waiting.addLast(new Job(Job.id(idPrefix, sequence++), now, b, null));
+        Entry e = new Entry(this, null);
+        e.job = new Job(Job.id(idPrefix, sequence++), now, b, e);
+        waiting.addLast(e.job);
       }
-      payloads += n;
-      bytes += size;
       if (n > 0) {
         notEmpty.signal();
       }
       if (idempotencyKey != null) {
-        keys.put(idempotencyKey, new long[] {now, n});
+        keys.remember(idempotencyKey, now, n);
       }
       return new Admission.Admitted((int) n);
     } finally {
       lock.unlock();
-    }
-  }
-
-  @Override
-  public void adopt(List<Job> jobs, boolean wait) {
-    long size = 0;
-    for (Job j : jobs) {
-      size += j.payload().length;
-    }
-    lock.lock();
-    try {
-      payloads += jobs.size();
-      bytes += size;
-      if (wait) {
-        waiting.addAll(jobs);
-        notEmpty.signalAll();
-      } else {
-        handedOut.addAll(jobs);
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  @Override
-  public Iterator<Job> jobs() {
-    if (!iterated.compareAndSet(false, true)) {
-      throw new IllegalStateException("jobs() may be called once");
-    }
-    return new Iterator<>() {
-      private Job next;
-
-      @Override
-      public boolean hasNext() {
-        if (next != null) {
-          return true;
-        }
-        lock.lock();
-        try {
-          while (waiting.isEmpty()) {
-            if (admissionClosed) {
-              return false;
-            }
-            try {
-              notEmpty.await();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw new java.util.concurrent.CancellationException(
-                  "interrupted while waiting for jobs");
-            }
-          }
-          next = waiting.pollFirst();
-          handedOut.addLast(next); // under the lock: a job is always in one of the two places
-          return true;
-        } finally {
-          lock.unlock();
-        }
-      }
-
-      @Override
-      public Job next() {
-        if (!hasNext()) {
-          throw new NoSuchElementException();
-        }
-        Job j = next;
-        next = null;
-        return j;
-      }
-    };
-  }
-
-  @Override
-  public void ack(Collection<Job> stored) {
-    List<SpillFile> origins = null;
-    lock.lock();
-    try {
-      for (Job j : stored) {
-        if (j.acked) {
-          continue;
-        }
-        j.acked = true;
-        payloads--;
-        bytes -= j.payload().length;
-        j.dropPayload();
-        if (j.origin() != null) {
-          if (origins == null) {
-            origins = new ArrayList<>();
-          }
-          origins.add(j.origin());
-        }
-      }
-      while (!handedOut.isEmpty() && handedOut.peekFirst().acked) {
-        handedOut.pollFirst();
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (origins != null) {
-      for (SpillFile f : origins) {
-        f.stored(); // may delete a file: outside the lock
-      }
     }
   }
 
@@ -242,15 +222,97 @@ public final class MemoryJobQueue implements JobQueue {
     }
   }
 
+  /** {@return "queue saturated (...)" when 90% of either limit is taken (admission is near 429)} */
+  @Override
+  public String notReadyReason() {
+    return budget.saturated() ? "queue saturated (" + budget + ")" : null;
+  }
+
+  // ------------------------------------------------------------------ JobSource
+
+  @Override
+  public Iterator<Job> jobs() {
+    return JobIterator.once(iterated, this::take);
+  }
+
+  private Job take() throws InterruptedException {
+    lock.lock();
+    try {
+      while (waiting.isEmpty() || abandoned) {
+        if (admissionClosed || abandoned) {
+          return null;
+        }
+        notEmpty.await();
+      }
+      Job next = waiting.pollFirst();
+      handedOut.addLast((Entry) next.receipt()); // under the lock: always in one of the two places
+      return next;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Entry entryOf(Job j) {
+    if (!(j.receipt() instanceof Entry e) || e.owner != this) {
+      throw new IllegalArgumentException("not a job of this queue: " + j);
+    }
+    return e;
+  }
+
+  @Override
+  public void ack(Collection<Job> stored) {
+    List<SpillFile> origins = null;
+    long n = 0;
+    long size = 0;
+    lock.lock();
+    try {
+      for (Job j : stored) {
+        Entry e = entryOf(j);
+        if (e.acked) {
+          continue;
+        }
+        e.acked = true;
+        e.job = null; // the queue no longer holds the payload
+        n++;
+        size += j.payload().length;
+        if (e.origin != null) {
+          if (origins == null) {
+            origins = new ArrayList<>();
+          }
+          origins.add(e.origin);
+        }
+      }
+      if (n > 0) {
+        budget.release(n, size);
+      }
+      while (!handedOut.isEmpty() && handedOut.peekFirst().acked) {
+        handedOut.pollFirst();
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (origins != null) {
+      for (SpillFile f : origins) {
+        f.stored(); // may delete a file: outside the lock
+      }
+    }
+  }
+
+  /** {@return empty: jobs have nowhere better to wait than here, uploads retry until stored} */
+  @Override
+  public Optional<Redelivery> redelivery() {
+    return Optional.empty();
+  }
+
   @Override
   public List<Job> unacknowledged() {
     lock.lock();
     try {
       List<Job> all = new ArrayList<>(waiting.size() + handedOut.size());
       all.addAll(waiting);
-      for (Job j : handedOut) {
-        if (!j.acked) {
-          all.add(j);
+      for (Entry e : handedOut) {
+        if (!e.acked) {
+          all.add(e.job);
         }
       }
       return all;
@@ -260,35 +322,73 @@ public final class MemoryJobQueue implements JobQueue {
   }
 
   @Override
-  public long payloads() {
+  public List<List<Job>> replayedBatches() {
+    return archive == null ? List.of() : archive.replayedBatches();
+  }
+
+  @Override
+  public int replayedPayloads() {
+    return archive == null ? 0 : archive.replayedPayloads();
+  }
+
+  /**
+   * Writes what is not stored to spill files under {@code <dataDir>/spill/}, each formed batch
+   * whole (see {@link SpillArchive#handOver}).
+   */
+  @Override
+  public Handover handOver(List<List<Job>> formedBatches) {
+    if (archive == null) {
+      throw new IllegalStateException("this queue has no spill folder");
+    }
+    return archive.handOver(unacknowledged(), formedBatches);
+  }
+
+  /** Ends the iteration; the jobs stay here for {@link #handOver} (nobody else could take them). */
+  @Override
+  public void abandon(Throwable cause) {
     lock.lock();
     try {
-      return payloads;
+      abandoned = true;
+      notEmpty.signalAll();
     } finally {
       lock.unlock();
     }
   }
 
-  @Override
-  public long bytes() {
+  /** {@return payload bytes this queue still references: waiting and handed out, not stored} */
+  long retainedPayloadBytes() {
     lock.lock();
     try {
-      return bytes;
+      long size = sizeOf(waiting);
+      for (Entry e : handedOut) {
+        size += e.job == null ? 0 : e.job.payload().length;
+      }
+      return size;
     } finally {
       lock.unlock();
     }
   }
 
+  // ------------------------------------------------------------------ JobQueue
+
   @Override
-  public long maxPayloads() {
-    return maxPayloads;
+  public Optional<Intake> intake() {
+    return Optional.of(this);
   }
 
   @Override
-  public long maxBytes() {
-    return maxBytes;
+  public Optional<JobSource> source() {
+    return Optional.of(this);
   }
 
+  @Override
+  public Budget budget() {
+    return budget;
+  }
+
+  /**
+   * Closes admission; the iteration ends once the waiting jobs are handed out. No thread to end.
+   */
   @Override
   public void close() {
     closeAdmission();

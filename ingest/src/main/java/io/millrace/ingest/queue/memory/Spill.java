@@ -3,7 +3,6 @@ package io.millrace.ingest.queue.memory;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import io.millrace.ingest.http.PayloadParser;
 import io.millrace.ingest.queue.Job;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -21,15 +20,27 @@ import java.util.List;
  * Spill files: what shutdown could not store, written as NDJSON under {@code <dataDir>/spill/}, one
  * line per payload: {@code {"id":"<id>","at":<epoch-ms>,"payload":<payload as sent>}}.
  *
- * <p>{@code group-*.ndjson} holds one formed batch (replayed as the same object, same key); {@code
- * queued-*.ndjson} holds payloads not yet in a batch. Files are written to a temporary name, forced
- * to disk, then renamed, so a file is either complete or absent.
+ * <p>{@code group-<first id>-<count>-<run id>.ndjson} holds one formed batch (replayed as the same
+ * object, same key); {@code queued-<run id>-<time>.ndjson} holds payloads not yet in a batch. Every
+ * name holds the id of the run that wrote it, so a spill never overwrites a file of an earlier run
+ * (whose deletion follows). Files are written to a temporary name, forced to disk, then renamed, so
+ * a file is either complete or absent.
  */
 public final class Spill {
   private static final JsonFactory FACTORY = new JsonFactory();
 
+  /**
+   * One payload read back from a spill file.
+   *
+   * @param id the id given at admission
+   * @param at when it was admitted, epoch milliseconds
+   * @param payload the payload as sent
+   */
+  record Line(String id, long at, byte[] payload) {}
+
   private Spill() {}
 
+  /** {@return the spill folder under the service's data folder} */
   public static Path dir(Path dataDir) {
     return dataDir.resolve("spill");
   }
@@ -49,7 +60,7 @@ public final class Spill {
    *
    * @return how many payloads were written
    */
-  public static int write(Path dir, String runId, List<List<Job>> groups, List<Job> loose)
+  static int write(Path dir, String runId, List<List<Job>> groups, List<Job> loose)
       throws IOException {
     Files.createDirectories(dir);
     int n = 0;
@@ -57,7 +68,10 @@ public final class Spill {
       if (g.isEmpty()) {
         continue;
       }
-      writeFile(dir.resolve("group-" + g.getFirst().id() + "-" + g.size() + ".ndjson"), g);
+      // the run id makes the name new: a replayed group spilled again must not take the name of
+      // the file it was replayed from, which is deleted once this spill is complete
+      writeFile(
+          dir.resolve("group-" + g.getFirst().id() + "-" + g.size() + "-" + runId + ".ndjson"), g);
       n += g.size();
     }
     if (!loose.isEmpty()) {
@@ -95,7 +109,7 @@ public final class Spill {
   }
 
   /** Reads every complete spill file in {@code dir}; unparseable lines fail the start. */
-  public static List<SpillFile> load(Path dir) throws IOException {
+  static List<SpillFile> load(Path dir) throws IOException {
     List<SpillFile> files = new ArrayList<>();
     if (!Files.isDirectory(dir)) {
       return files;
@@ -103,9 +117,7 @@ public final class Spill {
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.ndjson")) {
       for (Path p : ds) {
         String name = p.getFileName().toString();
-        SpillFile f = new SpillFile(p, name.startsWith("group-"));
-        f.jobs(read(p, f));
-        files.add(f);
+        files.add(SpillFile.open(p, name.startsWith("group-")));
       }
     }
     files.sort(
@@ -113,9 +125,9 @@ public final class Spill {
     return files;
   }
 
-  private static List<Job> read(Path p, SpillFile origin) throws IOException {
+  static List<Line> read(Path p) throws IOException {
     byte[] all = Files.readAllBytes(p);
-    List<Job> jobs = new ArrayList<>();
+    List<Line> jobs = new ArrayList<>();
     int start = 0;
     while (start < all.length) {
       int end = start;
@@ -123,15 +135,30 @@ public final class Spill {
         end++;
       }
       if (end > start) {
-        jobs.add(parseLine(p, all, start, end, origin));
+        jobs.add(parseLine(p, all, start, end));
       }
       start = end + 1;
     }
     return jobs;
   }
 
-  private static Job parseLine(Path p, byte[] all, int start, int end, SpillFile origin)
-      throws IOException {
+  /**
+   * The bytes of the value at the parser's current token, as written (spill files hold payloads
+   * compact already); leaves the parser on its last token.
+   */
+  private static byte[] rawValue(JsonParser jp, byte[] all, int base) throws IOException {
+    JsonToken t = jp.currentToken();
+    int from = base + (int) jp.currentTokenLocation().getByteOffset();
+    if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+      jp.skipChildren();
+    } else {
+      jp.finishToken(); // strings are read lazily: read to the closing quote
+    }
+    int to = base + (int) jp.currentLocation().getByteOffset();
+    return java.util.Arrays.copyOfRange(all, from, to);
+  }
+
+  private static Line parseLine(Path p, byte[] all, int start, int end) throws IOException {
     String id = null;
     long at = -1;
     byte[] payload = null;
@@ -145,7 +172,7 @@ public final class Spill {
         switch (field) {
           case "id" -> id = jp.getText();
           case "at" -> at = jp.getLongValue();
-          case "payload" -> payload = PayloadParser.slice(jp, all, start);
+          case "payload" -> payload = rawValue(jp, all, start);
           default -> jp.skipChildren();
         }
       }
@@ -155,6 +182,6 @@ public final class Spill {
     if (id == null || at < 0 || payload == null || !id.matches("[A-Za-z0-9-]{1,100}")) {
       throw new IOException("spill file " + p + " has a line without id, at or payload");
     }
-    return new Job(id, at, payload, origin);
+    return new Line(id, at, payload);
   }
 }

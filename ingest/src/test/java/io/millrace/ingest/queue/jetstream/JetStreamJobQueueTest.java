@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.Admission;
+import io.millrace.ingest.queue.Intake;
 import io.millrace.ingest.queue.Job;
-import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.queue.JobSource;
+import io.millrace.ingest.queue.Redelivery;
 import io.millrace.ingest.testing.NatsServerProcess;
 import io.millrace.ingest.testing.TestSupport;
 import io.nats.client.Connection;
@@ -40,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The JetStream queue against the real nats-server on {@code 127.0.0.1:4222} (each test uses its
- * own stream, deleted afterwards): one message per request, ack only after {@link JobQueue#ack},
+ * own stream, deleted afterwards): one message per request, ack only after {@link JobSource#ack},
  * idempotency keys, nak and redelivery, dead letters after MaxDeliver, progress signals that keep a
  * held message from being redelivered, the pull budget, and an unreachable broker.
  */
@@ -117,6 +119,18 @@ class JetStreamJobQueueTest {
     return out;
   }
 
+  static Intake in(JetStreamJobQueue q) {
+    return q.intake().orElseThrow();
+  }
+
+  static JobSource src(JetStreamJobQueue q) {
+    return q.source().orElseThrow();
+  }
+
+  static Redelivery back(JetStreamJobQueue q) {
+    return src(q).redelivery().orElseThrow();
+  }
+
   static String text(Job j) {
     return new String(j.payload(), StandardCharsets.UTF_8);
   }
@@ -127,7 +141,7 @@ class JetStreamJobQueueTest {
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
     JetStreamJobQueue worker = queue(config("worker", Map.of()), m);
 
-    assertThat(ingest.admit(payloads("{\"a\":1}", "[2]", "\"three\"")))
+    assertThat(in(ingest).admit(payloads("{\"a\":1}", "[2]", "\"three\"")))
         .isEqualTo(new Admission.Admitted(3));
     StreamInfo si = info(stream);
     assertThat(si.getStreamState().getMsgCount()).as("one message per request").isEqualTo(1);
@@ -135,25 +149,25 @@ class JetStreamJobQueueTest {
     assertThat(info(stream + "_DEAD").getConfiguration().getSubjects())
         .containsExactly(stream.toLowerCase() + ".dead");
 
-    List<Job> jobs = take(worker.jobs(), 3);
+    List<Job> jobs = take(src(worker).jobs(), 3);
     assertThat(jobs)
         .extracting(JetStreamJobQueueTest::text)
         .containsExactly("{\"a\":1}", "[2]", "\"three\"");
     assertThat(jobs.get(0).id()).endsWith("-0");
     assertThat(jobs.get(2).id()).isEqualTo(jobs.get(0).id().replaceAll("-0$", "-2"));
-    assertThat(worker.payloads()).isEqualTo(3);
+    assertThat(worker.budget().payloads()).isEqualTo(3);
 
-    worker.ack(jobs.subList(0, 2));
+    src(worker).ack(jobs.subList(0, 2));
     Thread.sleep(300);
     assertThat(info(stream).getStreamState().getMsgCount())
         .as("not acked while a payload is unstored")
         .isEqualTo(1);
-    worker.ack(jobs.subList(2, 3));
+    src(worker).ack(jobs.subList(2, 3));
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
-    assertThat(worker.payloads()).isZero();
-    assertThat(worker.bytes()).isZero();
+    assertThat(worker.budget().payloads()).isZero();
+    assertThat(worker.budget().bytes()).isZero();
   }
 
   @Test
@@ -178,7 +192,7 @@ class JetStreamJobQueueTest {
                         req.add(p.getBytes(StandardCharsets.UTF_8));
                         sent.put(p, true);
                       }
-                      assertThat(ingest.admit(req)).isEqualTo(new Admission.Admitted(3));
+                      assertThat(in(ingest).admit(req)).isEqualTo(new Admission.Admitted(3));
                     }
                   }));
     }
@@ -189,7 +203,7 @@ class JetStreamJobQueueTest {
     assertThat(messages).as("requests share messages under load").isLessThan(threads * perThread);
 
     JetStreamJobQueue worker = queue(config("worker", Map.of()), m);
-    List<Job> all = take(worker.jobs(), threads * perThread * 3);
+    List<Job> all = take(src(worker).jobs(), threads * perThread * 3);
     List<String> texts = all.stream().map(JetStreamJobQueueTest::text).toList();
     assertThat(texts).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(sent.keySet());
     // all of a request is in one message, in order: its three payloads are neighbours
@@ -202,7 +216,7 @@ class JetStreamJobQueueTest {
             .isEqualTo(all.get(k).id().replaceAll("-\\d+$", ""));
       }
     }
-    worker.ack(all);
+    src(worker).ack(all);
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
@@ -214,11 +228,11 @@ class JetStreamJobQueueTest {
   void theSameIdempotencyKeyIsAdmittedOnce() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
-    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
+    assertThat(in(ingest).admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
         .isEqualTo(new Admission.Admitted(2));
-    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
+    assertThat(in(ingest).admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-1"))
         .isEqualTo(new Admission.Replayed(2));
-    assertThat(ingest.admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-2"))
+    assertThat(in(ingest).admit(payloads("{\"x\":1}", "{\"x\":2}"), "key-2"))
         .isEqualTo(new Admission.Admitted(2));
     assertThat(info(stream).getStreamState().getMsgCount()).isEqualTo(2);
     assertThat(m.natsReplayed.count()).isEqualTo(1.0);
@@ -229,14 +243,14 @@ class JetStreamJobQueueTest {
     Metrics m = new Metrics();
     Config c = config("all", Map.of("MILLRACE_NATS_MAX_DELIVER", "2"));
     JetStreamJobQueue q = queue(c, m);
-    assertThat(q.admit(payloads("{\"poison\":true}", "{\"n\":2}")))
+    assertThat(in(q).admit(payloads("{\"poison\":true}", "{\"n\":2}")))
         .isEqualTo(new Admission.Admitted(2));
-    Iterator<Job> it = q.jobs();
+    Iterator<Job> it = src(q).jobs();
 
     List<Job> first = take(it, 2);
     long t0 = System.nanoTime();
-    q.release(first.subList(0, 1), new IOException("store says no"));
-    assertThat(q.payloads()).as("the whole message is given back").isZero();
+    back(q).giveBack(first.subList(0, 1), new IOException("store says no"));
+    assertThat(q.budget().payloads()).as("the whole message is given back").isZero();
     List<Job> second = take(it, 2);
     long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
     assertThat(waitedMs).as("nak'ed with a delay").isGreaterThanOrEqualTo(800);
@@ -246,7 +260,9 @@ class JetStreamJobQueueTest {
     assertThat(second.get(0).id()).as("same ids on redelivery").isEqualTo(first.get(0).id());
     assertThat(m.natsRedelivered.count()).isEqualTo(1.0);
 
-    q.release(second, new IOException("store still says no")); // the 2nd delivery of 2: dead letter
+    back(q)
+        .giveBack(
+            second, new IOException("store still says no")); // the 2nd delivery of 2: dead letter
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream + "_DEAD").getStreamState().getMsgCount() == 1);
@@ -259,22 +275,21 @@ class JetStreamJobQueueTest {
     var raw = admin.jetStreamManagement().getMessage(stream + "_DEAD", 1);
     assertThat(new String(raw.getData(), StandardCharsets.UTF_8))
         .isEqualTo("{\"poison\":true}\n{\"n\":2}");
-    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_ERROR))
-        .contains("store still says no");
-    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_DELIVERIES)).isEqualTo("2");
-    assertThat(raw.getHeaders().getFirst(JetStreamJobQueue.H_COUNT)).isEqualTo("2");
+    assertThat(raw.getHeaders().getFirst(Codec.H_ERROR)).contains("store still says no");
+    assertThat(raw.getHeaders().getFirst(Codec.H_DELIVERIES)).isEqualTo("2");
+    assertThat(raw.getHeaders().getFirst(Codec.H_COUNT)).isEqualTo("2");
   }
 
   @Test
   void aMalformedMessageIsDeadLetteredAfterMaxDeliverNeverDropped() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue q = queue(config("worker", Map.of("MILLRACE_NATS_MAX_DELIVER", "2")), m);
-    Iterator<Job> it = q.jobs();
+    Iterator<Job> it = src(q).jobs();
     Headers h =
         new Headers()
-            .put(JetStreamJobQueue.H_ID, "x")
-            .put(JetStreamJobQueue.H_AT, "1")
-            .put(JetStreamJobQueue.H_COUNT, "5"); // says 5, holds 2
+            .put(Codec.H_ID, "x")
+            .put(Codec.H_AT, "1")
+            .put(Codec.H_COUNT, "5"); // says 5, holds 2
     admin
         .jetStream()
         .publish(stream.toLowerCase() + ".payloads", h, "{}\n{}".getBytes(StandardCharsets.UTF_8));
@@ -289,7 +304,7 @@ class JetStreamJobQueueTest {
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
     assertThat(m.natsDeadLettered.count()).isEqualTo(2.0);
     assertThat(m.natsNaks.count()).as("each nak'ed once before").isEqualTo(2.0);
-    assertThat(q.payloads()).isZero();
+    assertThat(q.budget().payloads()).isZero();
     assertThat(it).isNotNull();
   }
 
@@ -297,14 +312,14 @@ class JetStreamJobQueueTest {
   void aHeldMessageIsNotRedeliveredWhileItsWorkerLives() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue q = queue(config("all", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000")), m);
-    q.admit(payloads("{\"slow\":1}"));
-    Iterator<Job> it = q.jobs();
+    in(q).admit(payloads("{\"slow\":1}"));
+    Iterator<Job> it = src(q).jobs();
     List<Job> held = take(it, 1);
     Thread.sleep(3500); // 3.5 AckWaits: the progress signals keep it ours
     assertThat(m.natsRedelivered.count()).isZero();
     ConsumerInfo ci = admin.jetStreamManagement().getConsumerInfo(stream, "workers");
     assertThat(ci.getRedelivered()).isZero();
-    q.ack(held);
+    src(q).ack(held);
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
@@ -316,47 +331,47 @@ class JetStreamJobQueueTest {
     Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000"));
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
     JetStreamJobQueue dying = queue(c, m);
-    ingest.admit(payloads("{\"k\":1}"));
-    Job first = take(dying.jobs(), 1).getFirst();
+    in(ingest).admit(payloads("{\"k\":1}"));
+    Job first = take(src(dying).jobs(), 1).getFirst();
     dying.close(); // no ack, no nak, no more progress signals: as good as killed
     queues.remove(dying);
     Metrics m2 = new Metrics();
     JetStreamJobQueue other = queue(c, m2);
-    Job again = take(other.jobs(), 1).getFirst();
+    Job again = take(src(other).jobs(), 1).getFirst();
     assertThat(again.id()).isEqualTo(first.id());
     assertThat(m2.natsRedelivered.count()).isEqualTo(1.0);
-    other.ack(List.of(again));
+    src(other).ack(List.of(again));
   }
 
   @Test
   void atShutdownAWorkerGivesWhatItHoldsBackAtOnce() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
-    ingest.admit(payloads("{\"h\":1}", "{\"h\":2}"));
-    ingest.admit(payloads("{\"h\":3}"));
+    in(ingest).admit(payloads("{\"h\":1}", "{\"h\":2}"));
+    in(ingest).admit(payloads("{\"h\":3}"));
     Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "60000"));
     JetStreamJobQueue leaving = queue(c, m);
-    Iterator<Job> it = leaving.jobs();
+    Iterator<Job> it = src(leaving).jobs();
     List<Job> got = take(it, 3);
-    leaving.ack(got.subList(2, 3)); // the second message is stored and acked
+    src(leaving).ack(got.subList(2, 3)); // the second message is stored and acked
     leaving.closeAdmission();
     assertThat(it.hasNext()).as("no more pulls after closing").isFalse();
-    List<Job> held = leaving.unacknowledged();
+    List<Job> held = src(leaving).unacknowledged();
     assertThat(held).hasSize(2);
-    leaving.release(held, null);
+    back(leaving).giveBack(held, null);
     leaving.close();
     queues.remove(leaving);
 
     long t0 = System.nanoTime();
     JetStreamJobQueue next = queue(c, new Metrics());
-    List<Job> again = take(next.jobs(), 2);
+    List<Job> again = take(src(next).jobs(), 2);
     assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0))
         .as("not after the 60 s ack wait")
         .isLessThan(10_000);
     assertThat(again)
         .extracting(JetStreamJobQueueTest::text)
         .containsExactly("{\"h\":1}", "{\"h\":2}");
-    next.ack(again);
+    src(next).ack(again);
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
@@ -367,22 +382,23 @@ class JetStreamJobQueueTest {
     Metrics m = new Metrics();
     JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
     for (int i = 0; i < 50; i++) {
-      assertThat(ingest.admit(payloads("{\"i\":" + i + ",\"a\":0}", "{\"i\":" + i + ",\"a\":1}")))
+      assertThat(
+              in(ingest).admit(payloads("{\"i\":" + i + ",\"a\":0}", "{\"i\":" + i + ",\"a\":1}")))
           .isInstanceOf(Admission.Admitted.class);
     }
     JetStreamJobQueue worker = queue(config("worker", Map.of("MAX_QUEUE", "10")), m);
-    Iterator<Job> it = worker.jobs();
+    Iterator<Job> it = src(worker).jobs();
     List<Job> got = take(it, 2);
     Thread.sleep(1000);
-    assertThat(worker.payloads()).as("held by this worker").isBetween(2L, 12L);
+    assertThat(worker.budget().payloads()).as("held by this worker").isBetween(2L, 12L);
     int total = 0;
     while (total < 100) {
-      worker.ack(got);
+      src(worker).ack(got);
       total += got.size();
       if (total < 100) {
         got = take(it, 2);
       }
-      assertThat(worker.payloads()).isLessThanOrEqualTo(12L);
+      assertThat(worker.budget().payloads()).isLessThanOrEqualTo(12L);
     }
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
@@ -393,18 +409,18 @@ class JetStreamJobQueueTest {
   void aStreamDeletedUnderneathIsCreatedAgainAndBothSidesCarryOn() throws Exception {
     Metrics m = new Metrics();
     JetStreamJobQueue q = queue(config("all", Map.of()), m);
-    Iterator<Job> it = q.jobs();
-    assertThat(q.admit(payloads("{\"before\":1}"))).isEqualTo(new Admission.Admitted(1));
-    q.ack(take(it, 1));
+    Iterator<Job> it = src(q).jobs();
+    assertThat(in(q).admit(payloads("{\"before\":1}"))).isEqualTo(new Admission.Admitted(1));
+    src(q).ack(take(it, 1));
     admin.jetStreamManagement().deleteStream(stream);
     // admission notices, the keeper recreates stream and consumer, the puller carries on
     Awaitility.await()
         .atMost(Duration.ofSeconds(15))
         .pollInterval(Duration.ofMillis(100))
-        .until(() -> q.admit(payloads("{\"after\":1}")) instanceof Admission.Admitted);
+        .until(() -> in(q).admit(payloads("{\"after\":1}")) instanceof Admission.Admitted);
     Job after = take(it, 1).getFirst();
     assertThat(text(after)).isEqualTo("{\"after\":1}");
-    q.ack(List.of(after));
+    src(q).ack(List.of(after));
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
@@ -421,10 +437,10 @@ class JetStreamJobQueueTest {
                 .toList();
     List<String> before = natsThreads.get();
     JetStreamJobQueue q = queue(config("all", Map.of()), new Metrics());
-    Iterator<Job> it = q.jobs();
-    q.admit(payloads("{\"x\":1}"));
+    Iterator<Job> it = src(q).jobs();
+    in(q).admit(payloads("{\"x\":1}"));
     Job j = take(it, 1).getFirst();
-    q.ack(List.of(j));
+    src(q).ack(List.of(j));
     assertThat(q.stopped()).isFalse();
     q.close();
     queues.remove(q);
@@ -458,7 +474,7 @@ class JetStreamJobQueueTest {
               "ingest",
               Map.of("MILLRACE_QUEUE", nats.url(), "MILLRACE_NATS_PUBLISH_TIMEOUT_MS", "1000"));
       JetStreamJobQueue q = queue(c, new Metrics());
-      assertThat(q.admit(payloads("{\"warm\":1}"))).isInstanceOf(Admission.Admitted.class);
+      assertThat(in(q).admit(payloads("{\"warm\":1}"))).isInstanceOf(Admission.Admitted.class);
       nats.pause();
       try {
         // more requests than group commit has slots: none may hang, each answers within the timeout
@@ -467,7 +483,7 @@ class JetStreamJobQueueTest {
         for (int i = 0; i < 8; i++) {
           int n = i;
           answers.add(
-              CompletableFuture.supplyAsync(() -> q.admit(payloads("{\"frozen\":" + n + "}"))));
+              CompletableFuture.supplyAsync(() -> in(q).admit(payloads("{\"frozen\":" + n + "}"))));
         }
         for (CompletableFuture<Admission> a : answers) {
           assertThat(a.get(10, TimeUnit.SECONDS)).isInstanceOf(Admission.Unavailable.class);
@@ -480,7 +496,7 @@ class JetStreamJobQueueTest {
       Awaitility.await()
           .atMost(Duration.ofSeconds(15))
           .pollInterval(Duration.ofMillis(100))
-          .until(() -> q.admit(payloads("{\"thawed\":1}")) instanceof Admission.Admitted);
+          .until(() -> in(q).admit(payloads("{\"thawed\":1}")) instanceof Admission.Admitted);
       q.close();
       queues.remove(q);
     }
@@ -500,7 +516,7 @@ class JetStreamJobQueueTest {
         .as("starts without the broker")
         .isLessThan(5000);
     assertThat(q.notReadyReason()).contains("NATS unreachable");
-    Admission a = q.admit(payloads("{}"));
+    Admission a = in(q).admit(payloads("{}"));
     assertThat(a).isInstanceOf(Admission.Unavailable.class);
     assertThat(((Admission.Unavailable) a).retryAfterSeconds()).isPositive();
   }

@@ -1,0 +1,331 @@
+package io.millrace.ingest;
+
+import io.helidon.webserver.WebServer;
+import io.millrace.ingest.IngestService.ShutdownReport;
+import io.millrace.ingest.config.Config;
+import io.millrace.ingest.http.HttpApi;
+import io.millrace.ingest.http.ServiceState;
+import io.millrace.ingest.metrics.Metrics;
+import io.millrace.ingest.queue.Budget;
+import io.millrace.ingest.queue.Handover;
+import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.queue.JobSource;
+import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
+import io.millrace.ingest.queue.memory.MemoryJobQueue;
+import io.millrace.ingest.queue.memory.Spill;
+import io.millrace.ingest.store.EmbeddedS3;
+import io.millrace.ingest.store.ObjectStore;
+import io.millrace.ingest.store.S3Store;
+import io.millrace.ingest.workers.Workers;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+
+/**
+ * The running parts of one service and the order they start and stop in. {@link #start} brings up
+ * the queue (which replays spill files), the embedded store and the HTTP server (each on a thread
+ * of its own, to start fast), the S3 client, the workers and the store health check; if one fails,
+ * the ones before it are stopped, last first. {@link #stop} closes admission, drains, hands over
+ * what is left, then stops the queue, the HTTP server and the store.
+ *
+ * <p>Which parts run depends on {@code MILLRACE_ROLE}: an ingest node has no store and no workers.
+ * Immutable once started; {@link #stop} is called once, by {@link IngestService}.
+ */
+final class ServiceParts {
+  private static final Logger LOG = LoggerFactory.getLogger(IngestService.class); // its log lines
+
+  final Config config;
+  final Metrics metrics;
+  final JobQueue queue;
+  final EmbeddedS3 embedded; // null unless the embedded store runs
+  final S3Store store; // null on an ingest node
+  final WebServer server;
+  final Workers workers; // null on an ingest node
+  final StoreHealth storeHealth;
+  final int replayedPayloads;
+
+  private ServiceParts(Starting s) {
+    this.config = s.config;
+    this.metrics = s.metrics;
+    this.queue = s.queue;
+    this.embedded = s.embedded;
+    this.store = s.store;
+    this.server = s.server;
+    this.workers = s.workers;
+    this.storeHealth = s.storeHealth;
+    this.replayedPayloads = s.replayedPayloads;
+  }
+
+  /**
+   * Starts every part this role runs.
+   *
+   * @param externalCredentials for an external store; null for the SDK's default chain
+   * @param workersStore given the real store, returns the one the workers use (tests wrap it)
+   * @param runId prefix of every id this process assigns
+   * @param state what the HTTP layer asks (phase, readiness); admission waits for the phase
+   * @return the running parts
+   * @throws Exception what stopped the start, after the parts started before it were stopped
+   */
+  static ServiceParts start(
+      Config config,
+      AwsCredentialsProvider externalCredentials,
+      UnaryOperator<ObjectStore> workersStore,
+      Metrics metrics,
+      String runId,
+      ServiceState state)
+      throws Exception {
+    Starting s = new Starting(config, externalCredentials, workersStore, metrics);
+    Parts parts = new Parts();
+    try {
+      s.run(runId, state, parts);
+    } catch (Exception | Error e) {
+      parts.closeAll(e);
+      throw e;
+    }
+    return new ServiceParts(s);
+  }
+
+  /** The start in progress: what is up so far. Confined to the starting thread. */
+  private static final class Starting {
+    final Config config;
+    final AwsCredentialsProvider externalCredentials;
+    final UnaryOperator<ObjectStore> workersStore;
+    final Metrics metrics;
+    final StoreHealth storeHealth = new StoreHealth();
+    JobQueue queue;
+    EmbeddedS3 embedded;
+    S3Store store;
+    WebServer server;
+    Workers workers;
+    int replayedPayloads;
+
+    Starting(
+        Config config,
+        AwsCredentialsProvider externalCredentials,
+        UnaryOperator<ObjectStore> workersStore,
+        Metrics metrics) {
+      this.config = config;
+      this.externalCredentials = externalCredentials;
+      this.workersStore = workersStore;
+      this.metrics = metrics;
+    }
+
+    void run(String runId, ServiceState state, Parts parts) throws Exception {
+      long t0 = System.nanoTime();
+      Config.Role role = config.roleKind();
+      Files.createDirectories(config.dataDir());
+      queue =
+          parts.add(
+              "queue",
+              config.durableQueue()
+                  ? new JetStreamJobQueue(config, metrics, runId, System::currentTimeMillis)
+                  // replays what the last run spilled, before anything new is admitted
+                  : MemoryJobQueue.open(config, runId, System::currentTimeMillis));
+      gauges(metrics, queue.budget());
+      if (config.durableQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
+        LOG.warn(
+            "{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed"
+                + " only with MILLRACE_QUEUE=memory",
+            Spill.dir(config.dataDir()));
+      }
+      replayedPayloads = queue.source().map(JobSource::replayedPayloads).orElse(0);
+      metrics.payloadsReplayed.increment(replayedPayloads);
+
+      // the embedded store and the HTTP server start side by side, the S3 client on this thread
+      boolean embeddedStore = config.embedded() && role.stores();
+      String secret = EmbeddedS3.newSecret();
+      int s3Port = 0;
+      FutureTask<EmbeddedS3> s3proxy = null;
+      if (embeddedStore) {
+        s3Port = config.embeddedS3Port() != 0 ? config.embeddedS3Port() : freeLoopbackPort();
+        int port = s3Port;
+        // the filesystem backend's bucket is a folder: made here, it costs no request at start-up
+        Files.createDirectories(EmbeddedS3.baseDir(config.dataDir()).resolve(config.bucket()));
+        s3proxy =
+            background(
+                "millrace-start-s3",
+                () -> EmbeddedS3.start(config.dataDir(), port, secret),
+                EmbeddedS3::close,
+                parts);
+      }
+      storeHealth.down(); // until the bucket answered
+      HttpApi api = new HttpApi(config, queue.intake().orElse(null), metrics, state);
+      FutureTask<WebServer> http =
+          background("millrace-start-http", api::startServer, WebServer::stop, parts);
+      if (role.stores()) {
+        store = parts.add("S3 client", newStore(embeddedStore, s3Port, secret));
+      }
+      if (s3proxy != null) {
+        embedded = join(s3proxy);
+        IngestService.trace("s3proxy", t0);
+      }
+      server = join(http);
+      IngestService.trace("http", t0);
+      // an external store is checked by the health thread, at once; an ingest node has no store
+      if (embeddedStore || !role.stores()) {
+        storeHealth.up();
+      }
+      if (role.stores()) {
+        Workers w =
+            new Workers(
+                config,
+                queue.source().orElseThrow(),
+                workersStore.apply(store),
+                metrics,
+                storeHealth::down,
+                storeHealth::up);
+        w.start();
+        parts.stopWith("workers", w::cancel);
+        workers = w;
+        storeHealth.watch(store);
+        parts.add("store health check", storeHealth);
+      }
+    }
+
+    private S3Store newStore(boolean embeddedStore, int s3Port, String secret) {
+      return new S3Store(
+          embeddedStore ? URI.create("http://127.0.0.1:" + s3Port) : config.s3Endpoint(),
+          config.s3Region(),
+          config.bucket(),
+          embeddedStore
+              ? StaticCredentialsProvider.create(
+                  AwsBasicCredentials.create(EmbeddedS3.ACCESS_KEY, secret))
+              : externalCredentials != null
+                  ? externalCredentials
+                  : DefaultCredentialsProvider.builder().build(),
+          Duration.ofMillis(config.s3TimeoutMs()),
+          metrics::s3Status);
+    }
+  }
+
+  private static void gauges(Metrics metrics, Budget budget) {
+    metrics.gauge(
+        "millrace_queue_payloads",
+        "payloads admitted (or pulled) and not yet stored",
+        budget::payloads);
+    metrics.gauge(
+        "millrace_queue_bytes",
+        "payload bytes admitted (or pulled) and not yet stored",
+        budget::bytes);
+    metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", budget::maxPayloads);
+    metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", budget::maxBytes);
+  }
+
+  /**
+   * Starts a part on a platform thread of its own and records it: stopping it waits for its start
+   * to end, then closes what started.
+   */
+  private static <T> FutureTask<T> background(
+      String thread, Callable<T> start, Consumer<T> stop, Parts parts) {
+    FutureTask<T> task = new FutureTask<>(start);
+    Thread.ofPlatform().name(thread).start(task);
+    parts.stopWith(
+        thread.substring("millrace-start-".length()),
+        () -> {
+          T part;
+          try {
+            part = join(task);
+          } catch (Exception failedToStart) {
+            return; // nothing to stop; its failure is the start's (or came after it)
+          }
+          stop.accept(part);
+        });
+    return task;
+  }
+
+  private static <T> T join(FutureTask<T> task) throws Exception {
+    try {
+      return task.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Exception ex) {
+        throw ex;
+      }
+      throw e;
+    }
+  }
+
+  private static int freeLoopbackPort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** {@return why this node is not ready besides its phase: queue, store, workers} */
+  List<String> notReadyReasons() {
+    List<String> reasons = new ArrayList<>(2);
+    String q = queue.notReadyReason();
+    if (q != null) {
+      reasons.add(q);
+    }
+    if (store != null && !storeHealth.reachable()) {
+      reasons.add("store unreachable");
+    }
+    String dead = workers == null ? null : workers.notReadyReason();
+    if (dead != null) {
+      reasons.add(dead);
+    }
+    return reasons;
+  }
+
+  /**
+   * Closes admission, drains up to the drain timeout, hands over what is not stored (spilled, or
+   * given back to JetStream), then stops the queue, the HTTP server and the store. Call once.
+   *
+   * @return what it did
+   */
+  ShutdownReport stop() {
+    queue.closeAdmission();
+    long t0 = System.nanoTime();
+    long storedBefore = (long) metrics.payloadsStored.count();
+    boolean drained = workers == null || workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
+    IngestService.trace("drained", t0);
+    // what is not stored is handed over: given back to JetStream for the other workers, or
+    // spilled to disk by the memory queue
+    Handover handover = new Handover.GivenBack(0); // an ingest node holds nothing
+    if (workers != null) {
+      handover = queue.source().orElseThrow().handOver(workers.formedBatches());
+    }
+    int spilled = handover instanceof Handover.Spilled s ? s.payloads() : 0;
+    metrics.payloadsSpilled.increment(spilled);
+    queue.close(); // waits for publishes in flight, so their answers go out before the server stops
+    long stored = (long) metrics.payloadsStored.count();
+    storeHealth.close();
+    try {
+      server.stop();
+    } catch (RuntimeException e) {
+      LOG.warn("stopping the HTTP server: {}", e.toString());
+    }
+    IngestService.trace("http stopped", t0);
+    if (store != null) {
+      store.close();
+    }
+    if (embedded != null) {
+      embedded.close();
+    }
+    LOG.info(
+        "shutdown in {} ms: {} payloads stored in all ({} while draining), {}{}",
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
+        stored,
+        stored - storedBefore,
+        handover,
+        drained ? "" : " (drain timed out)");
+    return new ShutdownReport(stored, spilled, drained);
+  }
+}

@@ -1,0 +1,35 @@
+package io.millrace.ingest.queue;
+
+import java.nio.file.Path;
+
+/** What a job source did at shutdown with what was not stored ({@link JobSource#handOver}). */
+public sealed interface Handover {
+
+  /** {@return how many payloads were handed over} */
+  int payloads();
+
+  /**
+   * Given back to a shared queue: delivered again at once, maybe to another process.
+   *
+   * @param payloads how many
+   */
+  record GivenBack(int payloads) implements Handover {
+    @Override
+    public String toString() {
+      return payloads + " given back to JetStream";
+    }
+  }
+
+  /**
+   * Written to spill files, replayed by the next start.
+   *
+   * @param payloads how many were written (0 if writing failed: the error is logged)
+   * @param dir the spill folder
+   */
+  record Spilled(int payloads, Path dir) implements Handover {
+    @Override
+    public String toString() {
+      return payloads + " spilled to " + dir;
+    }
+  }
+}
