@@ -69,7 +69,10 @@ final class Selector {
     }
   }
 
-  /** Tests only: try the clauses in the order given, so the first ready one wins. */
+  /**
+   * Tests only: try the clauses in the order given, all under the locks at once (no fast path), so
+   * the first clause ready at that moment wins.
+   */
   static boolean inOrder;
 
   /** {@code WAITING}, {@code CANCELLED}, or {@code clause << 1 | (closed ? 1 : 0)}. */
@@ -114,33 +117,40 @@ final class Selector {
     }
     int n = clauses.length;
     int start = inOrder || n == 1 ? 0 : ThreadLocalRandom.current().nextInt(n);
-    for (int k = 0, i = start; k < n; k++, i = i + 1 == n ? 0 : i + 1) {
-      if (clauses[i] instanceof DefaultClause<?>) {
-        continue;
+    if (!inOrder) {
+      for (int k = 0, i = start; k < n; k++, i = i + 1 == n ? 0 : i + 1) {
+        if (clauses[i] instanceof DefaultClause<?>) {
+          continue;
+        }
+        Channel<?> ch = channel(clauses[i]);
+        Object r;
+        ch.lock.lock();
+        try {
+          r = tryNow(clauses[i], dflt != null);
+        } finally {
+          ch.lock.unlock();
+        }
+        if (r != null) {
+          return result(clauses[i], r);
+        }
       }
-      Channel<?> ch = channel(clauses[i]);
-      Object r;
-      ch.lock.lock();
-      try {
-        r = tryNow(clauses[i], dflt != null);
-      } finally {
-        ch.lock.unlock();
+      if (dflt != null) {
+        return dflt.value();
       }
-      if (r != null) {
-        return result(clauses[i], r);
+      if (timeoutNanos == 0) {
+        return TIMED_OUT;
       }
     }
-    if (dflt != null) {
-      return dflt.value();
-    }
-    if (timeoutNanos == 0) {
-      return TIMED_OUT;
-    }
-    return waitFor(clauses, start, timeoutNanos);
+    return lockedSelect(clauses, start, dflt, timeoutNanos);
   }
 
-  /** The slow path: register under all the locks, park, clean up. */
-  private static Object waitFor(SelectClause<?>[] clauses, int start, long timeoutNanos)
+  /**
+   * Under every lock at once: try the clauses again, then take the default, time out or register;
+   * then park and clean up. (With {@link #inOrder} this is the whole select, so that which clause
+   * wins is decided at one moment.)
+   */
+  private static Object lockedSelect(
+      SelectClause<?>[] clauses, int start, DefaultClause<?> dflt, long timeoutNanos)
       throws InterruptedException {
     int n = clauses.length;
     Channel<?>[] order = lockOrder(clauses);
@@ -153,12 +163,12 @@ final class Selector {
     }
     try {
       for (int k = 0, i = start; k < n; k++, i = i + 1 == n ? 0 : i + 1) {
-        if ((r = tryNow(clauses[i], false)) != null) {
+        if ((r = tryNow(clauses[i], dflt != null)) != null) {
           ready = i;
           break;
         }
       }
-      if (ready < 0) {
+      if (ready < 0 && dflt == null && timeoutNanos != 0) {
         s = new Selector();
         nodes = new SelectWaiters.Node[n];
         for (int i = 0; i < n; i++) {
@@ -172,6 +182,9 @@ final class Selector {
     }
     if (ready >= 0) {
       return result(clauses[ready], r);
+    }
+    if (s == null) {
+      return dflt != null ? dflt.value() : TIMED_OUT;
     }
     return s.await(clauses, nodes, timeoutNanos);
   }
