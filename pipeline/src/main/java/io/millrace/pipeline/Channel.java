@@ -42,10 +42,12 @@ import java.util.function.Supplier;
 public final class Channel<T> implements Iterable<T> {
   /*
    * Implementation: a ring buffer guarded by one ReentrantLock with two conditions, like
-   * ArrayBlockingQueue. A rendezvous channel uses a one-slot buffer plus sequence numbers: the
-   * sender parks its element in the slot and waits until a receiver has taken it (takeSeq has
-   * reached its putSeq); if it is interrupted or the channel closes first, it takes the element
-   * back, so "send returned" always means "a receiver got it".
+   * ArrayBlockingQueue. A rendezvous channel uses a one-slot buffer plus sequence numbers: a
+   * sender that finds no receiver waiting parks its element in the slot and waits until a receiver
+   * has taken it (takeSeq has reached its putSeq); if it is interrupted or the channel closes
+   * first, it takes the element back, so "send returned" always means "a receiver got it". A
+   * receiver of an empty rendezvous channel waits as a select of one receive clause, so a sender
+   * (or a select) hands its element straight to it, both at once under the lock.
    *
    * The package-private bulk operations (drainTo, sendAll) move many elements per lock
    * acquisition; the pipeline runtime uses them to hand elements between stages in chunks.
@@ -64,6 +66,7 @@ public final class Channel<T> implements Iterable<T> {
   private final Condition notEmpty = lock.newCondition();
   private final Condition notFull = lock.newCondition();
   private final Condition taken; // rendezvous only
+  private final SelectClause<?>[] receiveOne; // rendezvous only: how a receiver waits
 
   // all guarded by lock
   private int head;
@@ -77,6 +80,7 @@ public final class Channel<T> implements Iterable<T> {
     this.capacity = capacity;
     this.items = new Object[Math.max(1, capacity)];
     this.taken = capacity == 0 ? lock.newCondition() : null;
+    this.receiveOne = capacity == 0 ? new SelectClause<?>[] {receiveClause()} : null;
   }
 
   /**
@@ -148,9 +152,7 @@ public final class Channel<T> implements Iterable<T> {
    *
    * @param value the element, not null
    * @return {@code true} if sent; {@code false} if the channel is full (a rendezvous channel
-   *     accepts only when a receiver is already waiting; if that receiver is interrupted at the
-   *     same moment, the element stays in the slot for the next receiver, or is dropped by {@link
-   *     #fail})
+   *     accepts only when a receiver is already waiting, and then hands the element straight to it)
    * @throws ChannelClosedException if the channel is closed or failed
    */
   public boolean trySend(T value) {
@@ -158,7 +160,7 @@ public final class Channel<T> implements Iterable<T> {
     lock.lock();
     try {
       ensureOpenForSend();
-      return sendNow(value, true);
+      return sendNow(value);
     } finally {
       lock.unlock();
     }
@@ -172,7 +174,11 @@ public final class Channel<T> implements Iterable<T> {
    * @throws ChannelClosedException if the channel is closed and drained, or failed (with the
    *     failure as cause)
    */
+  @SuppressWarnings("unchecked")
   public T receive() throws InterruptedException {
+    if (capacity == 0) {
+      return (T) Selector.select(receiveOne, null, -1);
+    }
     lock.lockInterruptibly();
     try {
       Object v;
@@ -209,8 +215,13 @@ public final class Channel<T> implements Iterable<T> {
    * @throws InterruptedException if interrupted while waiting
    * @throws ChannelClosedException if the channel is closed and drained, or failed
    */
+  @SuppressWarnings("unchecked")
   public T poll(Duration timeout) throws InterruptedException {
     long nanos = timeout.toNanos();
+    if (capacity == 0) {
+      Object v = Selector.select(receiveOne, null, Math.max(0, nanos));
+      return v == Selector.TIMED_OUT ? null : (T) v;
+    }
     lock.lockInterruptibly();
     try {
       Object v;
@@ -406,15 +417,18 @@ public final class Channel<T> implements Iterable<T> {
    * @throws ChannelClosedException when closed and drained, or failed
    */
   int drainTo(Object[] dst, int max, long timeoutNanos) throws InterruptedException {
+    if (capacity == 0) {
+      Object v = Selector.select(receiveOne, null, Math.max(-1, timeoutNanos));
+      if (v == Selector.TIMED_OUT) {
+        return 0;
+      }
+      dst[0] = v;
+      return 1;
+    }
     lock.lockInterruptibly();
     try {
       long nanos = timeoutNanos;
       while (count == 0) {
-        Object v = waiters.takeFromSender();
-        if (v != null) {
-          dst[0] = v;
-          return 1;
-        }
         if (closed) {
           throw closedForReceive();
         }
@@ -439,12 +453,7 @@ public final class Channel<T> implements Iterable<T> {
       }
       head = h;
       count -= n;
-      if (capacity == 0) {
-        takeSeq += n;
-        taken.signalAll();
-      } else {
-        admitSelectSenders();
-      }
+      admitSelectSenders();
       if (n == 1) {
         notFull.signal();
       } else {
@@ -571,41 +580,23 @@ public final class Channel<T> implements Iterable<T> {
   }
 
   /**
-   * Sends without waiting, on an open channel: to a waiting select receiver, into free room, or
-   * (rendezvous, if {@code toBlockedReceiver}) into the free slot for a receiver blocked in {@code
-   * receive}, like {@link #trySend}. {@return whether sent}
+   * Sends without waiting, on an open channel: to a waiting receiver, or into free room (never into
+   * a rendezvous channel's slot). {@return whether sent}
    */
-  boolean sendNow(Object value, boolean toBlockedReceiver) {
+  boolean sendNow(Object value) {
     if (waiters.handToReceiver(value)) {
       return true;
     }
-    if (capacity == 0) {
-      // hand over only to a receiver that is already waiting, and only if the slot is free
-      if (!toBlockedReceiver || count > 0 || !lock.hasWaiters(notEmpty)) {
-        return false;
-      }
-      enqueue(value);
-      putSeq++; // keeps takeSeq and putSeq aligned; a waiting receiver takes it, even after close
-      return true;
-    }
-    if (count == items.length) {
+    if (capacity == 0 || count == items.length) {
       return false;
     }
     enqueue(value);
     return true;
   }
 
-  /** Registers a select sender; a receiver blocked on a rendezvous channel is woken to take it. */
-  void addSelectSender(SelectWaiters.Node node) {
-    waiters.add(node);
-    if (capacity == 0) {
-      notEmpty.signal();
-    }
-  }
-
   /** Buffered: moves the elements of waiting select senders into free room, oldest first. */
   private void admitSelectSenders() {
-    while (count < items.length && waiters.hasSenders()) {
+    while (capacity > 0 && count < items.length && waiters.hasSenders()) {
       Object v = waiters.takeFromSender();
       if (v == null) {
         return;
@@ -660,7 +651,7 @@ public final class Channel<T> implements Iterable<T> {
   boolean hasWaitingReceivers() {
     lock.lock();
     try {
-      return lock.hasWaiters(notEmpty);
+      return lock.hasWaiters(notEmpty) || waiters.hasReceivers();
     } finally {
       lock.unlock();
     }

@@ -29,13 +29,13 @@ import java.util.concurrent.TimeoutException;
  * <ul>
  *   <li><b>Exactly one clause takes effect.</b> A select returns after one clause has completed:
  *       its receive took one element, or its send handed over one element (to a buffered channel:
- *       into the buffer; to a rendezvous channel: to a receiver that took it). No other clause of
- *       that select has received or sent anything. The select then returns the clause's value: the
- *       element, or what the clause's function makes of it, or for a send {@code null} or its
- *       supplier's value. A clause's function runs on the selecting thread after the clause has
- *       completed and no lock is held; if it throws, the clause has still taken effect, and the
- *       exception propagates (a checked one other than {@link InterruptedException} wrapped in a
- *       {@link CompletionException}).
+ *       into the buffer; to a rendezvous channel: to a receiver, who has it when the select
+ *       returns). No other clause of that select has received or sent anything. The select then
+ *       returns the clause's value: the element, or what the clause's function makes of it, or for
+ *       a send {@code null} or its supplier's value. A clause's function runs on the selecting
+ *       thread after the clause has completed and no lock is held; if it throws, the clause has
+ *       still taken effect, and the exception propagates (a checked one other than {@link
+ *       InterruptedException} wrapped in a {@link CompletionException}).
  *   <li><b>Blocking.</b> {@link #select} waits, without a time limit, until a clause can complete.
  *       {@link #selectWithin} waits at most its timeout, then throws {@link TimeoutException}
  *       having done nothing. A {@link #defaultClause} makes either return its value at once when no
@@ -55,12 +55,6 @@ import java.util.concurrent.TimeoutException;
  *       {@link InterruptedException} and no clause has taken effect: nothing was received and lost,
  *       nothing was sent. If a clause completes at the same moment as the interrupt, the select
  *       returns that clause's value instead, with the thread's interrupt flag set.
- *   <li><b>Rendezvous with a default clause.</b> A send clause to a {@link Channel#rendezvous()}
- *       channel on which a receiver is blocked in {@code receive} can complete at once only by
- *       leaving the element in the hand-over slot for it, as {@link Channel#trySend} does; a select
- *       with a default clause does exactly that (so, like {@code trySend}, if that receiver is
- *       interrupted at the same moment the element waits there for the next receiver). Without a
- *       default clause the select waits until a receiver has taken the element.
  *   <li><b>Memory visibility.</b> As for the channel operations: actions before a send (or a send
  *       clause) happen-before the actions after the receive (or receive clause) that gets the
  *       element.

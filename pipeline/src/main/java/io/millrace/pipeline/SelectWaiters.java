@@ -48,6 +48,10 @@ final class SelectWaiters {
     return senders != null;
   }
 
+  boolean hasReceivers() {
+    return receivers != null;
+  }
+
   boolean isEmpty() {
     return senders == null && receivers == null;
   }

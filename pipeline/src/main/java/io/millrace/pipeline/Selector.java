@@ -126,7 +126,7 @@ final class Selector {
         Object r;
         ch.lock.lock();
         try {
-          r = tryNow(clauses[i], dflt != null);
+          r = tryNow(clauses[i]);
         } finally {
           ch.lock.unlock();
         }
@@ -163,7 +163,7 @@ final class Selector {
     }
     try {
       for (int k = 0, i = start; k < n; k++, i = i + 1 == n ? 0 : i + 1) {
-        if ((r = tryNow(clauses[i], dflt != null)) != null) {
+        if ((r = tryNow(clauses[i])) != null) {
           ready = i;
           break;
         }
@@ -193,7 +193,7 @@ final class Selector {
     SelectWaiters.Node node;
     if (clause instanceof SendClause<?, ?> c) {
       node = new SelectWaiters.Node(this, i, true, c.channel(), c.value());
-      c.channel().addSelectSender(node);
+      c.channel().waiters.add(node);
     } else {
       Channel<?> ch = ((ReceiveClause<?, ?>) clause).channel();
       node = new SelectWaiters.Node(this, i, false, ch, null);
@@ -284,7 +284,7 @@ final class Selector {
    * @return the received element, {@link #SENT}, or {@code null} if it cannot complete now
    * @throws ChannelClosedException if its channel is closed (and drained, for a receive)
    */
-  private static Object tryNow(SelectClause<?> clause, boolean toBlockedReceiver) {
+  private static Object tryNow(SelectClause<?> clause) {
     switch (clause) {
       case ReceiveClause<?, ?> c -> {
         Object v = c.channel().receiveNow();
@@ -296,7 +296,7 @@ final class Selector {
       case SendClause<?, ?> c -> {
         Channel<?> ch = c.channel();
         ch.ensureOpenForSend();
-        return ch.sendNow(c.value(), toBlockedReceiver) ? SENT : null;
+        return ch.sendNow(c.value()) ? SENT : null;
       }
       case DefaultClause<?> c -> {
         return null;

@@ -1,6 +1,7 @@
 package io.millrace.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.reflect.Method;
 import java.util.ArrayDeque;
@@ -562,6 +563,31 @@ class SelectLincheckTest {
                 .mustComplete())
         .as("a send to a and a receive from b never meet")
         .isFalse();
+  }
+
+  /**
+   * The blocking check is only meaningful if the model checker sees a thread parked in a select as
+   * blocked: a select nobody answers must be reported as a hang.
+   */
+  @Test
+  void modelCheckerReportsASelectThatCanNeverCompleteAsAHang() {
+    Scenario hangs =
+        new Scenario(
+            0,
+            List.of(),
+            List.of(List.of(call(Op.SELECT_RECEIVE, 0)), List.of(call(Op.POLL_A, 0))),
+            List.of());
+    assertThat(hangs.mustComplete()).isFalse();
+    assertThatThrownBy(
+            () ->
+                new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(100)
+                    .addCustomScenario(hangs.toLincheck())
+                    .sequentialSpecification(RendezvousSpec.class)
+                    .check(Rendezvous.class))
+        .isInstanceOf(LincheckAssertionError.class)
+        .hasMessageContaining("The execution has hung"); // a park in a loop: "livelock"
   }
 
   // ---- scenarios ----
