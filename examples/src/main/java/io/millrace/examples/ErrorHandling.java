@@ -1,8 +1,11 @@
 package io.millrace.examples;
 
+import io.millrace.pipeline.Channel;
+import io.millrace.pipeline.ChannelClosedException;
 import io.millrace.pipeline.ErrorPolicy;
 import io.millrace.pipeline.Pipeline;
 import io.millrace.pipeline.PipelineException;
+import io.millrace.pipeline.Select;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -27,6 +30,11 @@ import java.util.function.Consumer;
  * all shows that the failure stopped it. There is no error channel to forget to drain. When
  * failures should not stop the run, a per-stage policy says so: the second half of the example
  * diverts "foo" to a dead-letter consumer and lets the rest through.
+ *
+ * <p><b>The Go sink itself.</b> {@link #withErrorChannel} ports the Go shape with {@link Channel}
+ * and {@link Select}: the step sends its error into a one-slot error channel, and the sink {@code
+ * select}s over the values and the errors, closing {@code done} (Go's {@code cancel()}) on the
+ * first error; every loop selects against {@code done}, and the sink waits for them all.
  */
 public final class ErrorHandling {
 
@@ -115,11 +123,109 @@ public final class ErrorHandling {
   }
 
   /**
+   * What the error-channel version observed.
+   *
+   * @param sinkGot the words the sink received before the error
+   * @param error the error the sink received
+   * @param threadsAlive producer and step threads still alive when it returned
+   */
+  public record ChannelOutcome(List<String> sinkGot, Exception error, int threadsAlive) {}
+
+  /**
+   * The Go original with an error channel: an endless producer, the step that fails on "foo"
+   * reporting into {@code errc}, and a sink {@code select}ing over values and errors.
+   *
+   * @param out receives each line, from the caller's thread
+   * @return what it observed
+   * @throws InterruptedException if the calling thread is interrupted (the loops are stopped and
+   *     waited for first)
+   */
+  public static ChannelOutcome withErrorChannel(Consumer<String> out) throws InterruptedException {
+    Channel<String> words = Channel.rendezvous();
+    Channel<String> values = Channel.rendezvous(); // out := make(chan string)
+    Channel<Exception> errc = Channel.buffered(1); // errc := make(chan error, 1)
+    Channel<Void> done = Channel.rendezvous(); // ctx.Done(); closed by the sink on an error
+
+    Thread producer =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    for (int i = 0; ; i++) {
+                      String w = WORDS.get(i % WORDS.size()).toLowerCase(Locale.ROOT);
+                      Select.select(words.sendClause(w), done.receiveClause());
+                    }
+                  } catch (ChannelClosedException | InterruptedException stop) {
+                    // done was closed
+                  }
+                });
+    Thread step =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    while (true) {
+                      // for s := range in, and <-ctx.Done()
+                      String w = Select.select(words.receiveClause(), done.receiveClause(x -> ""));
+                      try {
+                        rejectFoo(w);
+                      } catch (IllegalArgumentException e) {
+                        errc.send(e); // errc <- err; return
+                        return;
+                      }
+                      // select { case out <- s: case <-ctx.Done(): return }
+                      Select.select(values.sendClause(w), done.receiveClause());
+                    }
+                    // Go defers close(out) here too; closed while an error waits, a select over
+                    // both may take either (in Go as here), so this step returns without closing it
+                  } catch (ChannelClosedException | InterruptedException stop) {
+                    // done was closed
+                  }
+                });
+
+    List<String> got = new ArrayList<>();
+    Exception error = null;
+    try {
+      while (error == null) {
+        // select { case v := <-out: print(v); case err := <-errc: cancel(); return err }
+        Object next = Select.select(values.receiveClause(), errc.receiveClause());
+        if (next instanceof Exception e) {
+          error = e;
+          out.accept("sink got an error: " + e.getMessage() + "; closing done");
+        } else {
+          got.add((String) next);
+          out.accept("sink got " + next);
+        }
+      }
+    } finally {
+      done.close(); // cancel()
+      producer.join(); // and, unlike Go, wait for the producer and the step to end
+      step.join();
+    }
+    int alive = (producer.isAlive() ? 1 : 0) + (step.isAlive() ? 1 : 0);
+    out.accept("error channel: producer and step still running: " + alive);
+    return new ChannelOutcome(List.copyOf(got), error, alive);
+  }
+
+  /**
+   * Runs the example: the pipeline versions, then the error-channel version.
+   *
+   * @param out receives each line
+   * @throws InterruptedException if the calling thread is interrupted
+   */
+  static void runBoth(Consumer<String> out) throws InterruptedException {
+    run(out);
+    out.accept("error channel: the Go sink, with select");
+    withErrorChannel(out);
+  }
+
+  /**
    * Runs the example, printing to standard output.
    *
    * @param args ignored
+   * @throws InterruptedException if interrupted
    */
-  public static void main(String[] args) {
-    run(System.out::println);
+  public static void main(String[] args) throws InterruptedException {
+    runBoth(System.out::println);
   }
 }

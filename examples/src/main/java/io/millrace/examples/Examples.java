@@ -60,7 +60,7 @@ public final class Examples {
         new Entry(
             "graceful-shutdown",
             "(2) graceful shutdown: cancel after a delay while items are slow",
-            GracefulShutdown::run),
+            GracefulShutdown::runBoth),
         new Entry(
             "fan-out-fan-in",
             "(3) fan-out/fan-in: to-lower on one worker per core, merged, then to-title",
@@ -68,7 +68,7 @@ public final class Examples {
         new Entry(
             "error-handling",
             "(4) error handling: the step that fails on \"foo\" cancels the run",
-            ErrorHandling::run),
+            ErrorHandling::runBoth),
         new Entry(
             "generic-step", "(5) a generic step, reused for different types", GenericStep::run),
         new Entry(

@@ -49,4 +49,22 @@ class ErrorHandlingTest {
     expected.add("dead letter: foo (java.lang.IllegalArgumentException: \"foo\" is not allowed)");
     assertThat(lines).isEqualTo(expected);
   }
+
+  @Test
+  void theGoSinkSelectingOverValuesAndErrorsStopsAtFooAndEveryLoopEnds() throws Exception {
+    List<String> lines = new CopyOnWriteArrayList<>();
+    ErrorHandling.ChannelOutcome o = ErrorHandling.withErrorChannel(lines::add);
+
+    assertThat(o.threadsAlive()).isZero();
+    assertThat(o.sinkGot()).containsExactly("bar", "bax");
+    assertThat(o.error())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("\"foo\" is not allowed");
+    assertThat(lines)
+        .containsExactly(
+            "sink got bar",
+            "sink got bax",
+            "sink got an error: \"foo\" is not allowed; closing done",
+            "error channel: producer and step still running: 0");
+  }
 }

@@ -68,4 +68,33 @@ class GracefulShutdownTest {
             "calls interrupted in flight: 1",
             "calls still running: 0");
   }
+
+  @Test
+  void closingTheDoneChannelStopsBothGoLoopsAndEverythingProducedIsProcessed() throws Exception {
+    List<String> lines = new CopyOnWriteArrayList<>();
+    Duration perItem = Duration.ofMillis(50);
+    Duration stopAfter = Duration.ofMillis(175);
+    long t0 = System.nanoTime();
+    GracefulShutdown.DoneOutcome o =
+        GracefulShutdown.withDoneChannel(lines::add, perItem, stopAfter);
+    Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+    assertThat(o.threadsAlive()).isZero();
+    // rendezvous: what the producer handed over, the worker had; it finishes what it holds
+    assertThat(o.processed()).isEqualTo(o.produced()).isBetween(1, 10);
+    // the worker sees done only between items, as in Go; each select after the close may still
+    // take a value (both cases ready: either may win), so allow a few items past the close
+    assertThat(took).isLessThan(stopAfter.plus(perItem.multipliedBy(10)).plusSeconds(1));
+    assertThat(lines).contains("closing done after 175 ms");
+    assertThat(lines.getLast())
+        .isEqualTo(
+            "done channel: produced "
+                + o.produced()
+                + ", processed "
+                + o.processed()
+                + ", loops still running: 0");
+    for (int i = 1; i <= o.processed(); i++) {
+      assertThat(lines).contains("worker processed item-" + i);
+    }
+  }
 }

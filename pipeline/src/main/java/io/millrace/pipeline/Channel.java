@@ -7,6 +7,7 @@ import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * A bounded, multi-producer multi-consumer channel, like Go's {@code chan T}, made safe.
@@ -41,21 +42,31 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Channel<T> implements Iterable<T> {
   /*
    * Implementation: a ring buffer guarded by one ReentrantLock with two conditions, like
-   * ArrayBlockingQueue. A rendezvous channel uses a one-slot buffer plus sequence numbers: the
-   * sender parks its element in the slot and waits until a receiver has taken it (takeSeq has
-   * reached its putSeq); if it is interrupted or the channel closes first, it takes the element
-   * back, so "send returned" always means "a receiver got it".
+   * ArrayBlockingQueue. A rendezvous channel uses a one-slot buffer plus sequence numbers: a
+   * sender that finds no receiver waiting parks its element in the slot and waits until a receiver
+   * has taken it (takeSeq has reached its putSeq); if it is interrupted or the channel closes
+   * first, it takes the element back, so "send returned" always means "a receiver got it". A
+   * receiver of an empty rendezvous channel waits as a select of one receive clause, so a sender
+   * (or a select) hands its element straight to it, both at once under the lock.
    *
    * The package-private bulk operations (drainTo, sendAll) move many elements per lock
    * acquisition; the pipeline runtime uses them to hand elements between stages in chunks.
+   *
+   * Select: threads waiting in Select.select are not on the conditions but in `waiters`, two
+   * queues of registrations (see Selector for the algorithm). Every sender hands its element to
+   * a waiting select receiver before using the buffer; a receiver of an empty channel takes from
+   * a waiting select sender; a dequeue from a buffered channel admits waiting select senders into
+   * the freed room; close and fail end every registration.
    */
 
   private final int capacity;
   private final Object[] items;
-  private final ReentrantLock lock = new ReentrantLock();
+  final ReentrantLock lock = new ReentrantLock(); // Selector locks it too
+  final SelectWaiters waiters = new SelectWaiters(); // guarded by lock
   private final Condition notEmpty = lock.newCondition();
   private final Condition notFull = lock.newCondition();
   private final Condition taken; // rendezvous only
+  private final SelectClause<?>[] receiveOne; // rendezvous only: how a receiver waits
 
   // all guarded by lock
   private int head;
@@ -69,6 +80,7 @@ public final class Channel<T> implements Iterable<T> {
     this.capacity = capacity;
     this.items = new Object[Math.max(1, capacity)];
     this.taken = capacity == 0 ? lock.newCondition() : null;
+    this.receiveOne = capacity == 0 ? new SelectClause<?>[] {receiveClause()} : null;
   }
 
   /**
@@ -118,6 +130,9 @@ public final class Channel<T> implements Iterable<T> {
     try {
       while (true) {
         ensureOpenForSend();
+        if (waiters.handToReceiver(value)) {
+          return;
+        }
         if (count < items.length) {
           break;
         }
@@ -137,9 +152,7 @@ public final class Channel<T> implements Iterable<T> {
    *
    * @param value the element, not null
    * @return {@code true} if sent; {@code false} if the channel is full (a rendezvous channel
-   *     accepts only when a receiver is already waiting; if that receiver is interrupted at the
-   *     same moment, the element stays in the slot for the next receiver, or is dropped by {@link
-   *     #fail})
+   *     accepts only when a receiver is already waiting, and then hands the element straight to it)
    * @throws ChannelClosedException if the channel is closed or failed
    */
   public boolean trySend(T value) {
@@ -147,20 +160,7 @@ public final class Channel<T> implements Iterable<T> {
     lock.lock();
     try {
       ensureOpenForSend();
-      if (capacity == 0) {
-        // hand over only to a receiver that is already waiting, and only if the slot is free
-        if (count > 0 || !lock.hasWaiters(notEmpty)) {
-          return false;
-        }
-        enqueue(value);
-        putSeq++; // keeps takeSeq and putSeq aligned; a waiting receiver takes it, even after close
-        return true;
-      }
-      if (count == items.length) {
-        return false;
-      }
-      enqueue(value);
-      return true;
+      return sendNow(value);
     } finally {
       lock.unlock();
     }
@@ -174,16 +174,18 @@ public final class Channel<T> implements Iterable<T> {
    * @throws ChannelClosedException if the channel is closed and drained, or failed (with the
    *     failure as cause)
    */
+  @SuppressWarnings("unchecked")
   public T receive() throws InterruptedException {
+    if (capacity == 0) {
+      return (T) Selector.select(receiveOne, null, -1);
+    }
     lock.lockInterruptibly();
     try {
-      while (count == 0) {
-        if (closed) {
-          throw closedForReceive();
-        }
+      Object v;
+      while ((v = receiveNow()) == null) {
         notEmpty.await();
       }
-      return dequeue();
+      return received(v);
     } finally {
       lock.unlock();
     }
@@ -198,13 +200,8 @@ public final class Channel<T> implements Iterable<T> {
   public T poll() {
     lock.lock();
     try {
-      if (count == 0) {
-        if (closed) {
-          throw closedForReceive();
-        }
-        return null;
-      }
-      return dequeue();
+      Object v = receiveNow();
+      return v == null ? null : received(v);
     } finally {
       lock.unlock();
     }
@@ -218,20 +215,23 @@ public final class Channel<T> implements Iterable<T> {
    * @throws InterruptedException if interrupted while waiting
    * @throws ChannelClosedException if the channel is closed and drained, or failed
    */
+  @SuppressWarnings("unchecked")
   public T poll(Duration timeout) throws InterruptedException {
     long nanos = timeout.toNanos();
+    if (capacity == 0) {
+      Object v = Selector.select(receiveOne, null, Math.max(0, nanos));
+      return v == Selector.TIMED_OUT ? null : (T) v;
+    }
     lock.lockInterruptibly();
     try {
-      while (count == 0) {
-        if (closed) {
-          throw closedForReceive();
-        }
+      Object v;
+      while ((v = receiveNow()) == null) {
         if (nanos <= 0) {
           return null;
         }
         nanos = notEmpty.awaitNanos(nanos);
       }
-      return dequeue();
+      return received(v);
     } finally {
       lock.unlock();
     }
@@ -306,6 +306,52 @@ public final class Channel<T> implements Iterable<T> {
   }
 
   /**
+   * {@return a {@link Select#select select} clause that receives an element from this channel} The
+   * select returns the element; if the channel is closed and drained (or failed) when the clause is
+   * chosen, the select throws {@link ChannelClosedException}, like {@link #receive()}.
+   */
+  public SelectClause<T> receiveClause() {
+    return new ReceiveClause<>(this, null);
+  }
+
+  /**
+   * {@return a {@link Select#select select} clause that receives an element from this channel and
+   * makes the select return {@code fn}'s result for it} {@code fn} runs on the selecting thread
+   * after the element was received; see {@link Select} for what happens if it throws.
+   *
+   * @param fn maps the element to the select's value (may return null)
+   * @param <U> the select's value type
+   */
+  public <U> SelectClause<U> receiveClause(ThrowingFunction<? super T, ? extends U> fn) {
+    return new ReceiveClause<>(this, Objects.requireNonNull(fn, "fn"));
+  }
+
+  /**
+   * {@return a {@link Select#select select} clause that sends {@code value} to this channel} The
+   * select returns {@code null} (which fits any result type, hence {@code <U>}); if the channel is
+   * closed when the clause is chosen, the select throws {@link ChannelClosedException}, like {@link
+   * #send}. To a rendezvous channel the clause completes when a receiver has taken the element.
+   *
+   * @param value the element, not null
+   * @param <U> the select's value type
+   */
+  public <U> SelectClause<U> sendClause(T value) {
+    return new SendClause<>(this, value, null);
+  }
+
+  /**
+   * {@return like {@link #sendClause(Object)}, but the select returns {@code onSent}'s value} It is
+   * called on the selecting thread after the element was sent.
+   *
+   * @param value the element, not null
+   * @param onSent gives the select's value
+   * @param <U> the select's value type
+   */
+  public <U> SelectClause<U> sendClause(T value, Supplier<? extends U> onSent) {
+    return new SendClause<>(this, value, Objects.requireNonNull(onSent, "onSent"));
+  }
+
+  /**
    * Returns an iterator that receives elements until the channel is closed and drained. {@code
    * hasNext()} blocks. A failed channel makes {@code hasNext()} throw {@link
    * ChannelClosedException}; an interrupt while waiting re-sets the flag and throws {@link
@@ -371,6 +417,14 @@ public final class Channel<T> implements Iterable<T> {
    * @throws ChannelClosedException when closed and drained, or failed
    */
   int drainTo(Object[] dst, int max, long timeoutNanos) throws InterruptedException {
+    if (capacity == 0) {
+      Object v = Selector.select(receiveOne, null, Math.max(-1, timeoutNanos));
+      if (v == Selector.TIMED_OUT) {
+        return 0;
+      }
+      dst[0] = v;
+      return 1;
+    }
     lock.lockInterruptibly();
     try {
       long nanos = timeoutNanos;
@@ -399,10 +453,7 @@ public final class Channel<T> implements Iterable<T> {
       }
       head = h;
       count -= n;
-      if (capacity == 0) {
-        takeSeq += n;
-        taken.signalAll();
-      }
+      admitSelectSenders();
       if (n == 1) {
         notFull.signal();
       } else {
@@ -427,6 +478,10 @@ public final class Channel<T> implements Iterable<T> {
     try {
       while (sent < n) {
         ensureOpenForSend();
+        if (waiters.handToReceiver(src[sent])) {
+          sent++;
+          continue;
+        }
         int room = items.length - count;
         if (room == 0) {
           notFull.await();
@@ -459,14 +514,18 @@ public final class Channel<T> implements Iterable<T> {
 
   // ---- internals, all called with the lock held ----
 
-  private void ensureOpenForSend() {
+  void ensureOpenForSend() {
     if (closed) {
-      throw new ChannelClosedException(
-          failure != null ? "channel failed" : "channel closed", failure);
+      throw closedForSend();
     }
   }
 
-  private ChannelClosedException closedForReceive() {
+  ChannelClosedException closedForSend() {
+    return new ChannelClosedException(
+        failure != null ? "channel failed" : "channel closed", failure);
+  }
+
+  ChannelClosedException closedForReceive() {
     return new ChannelClosedException(
         failure != null ? "channel failed" : "channel closed and drained", failure);
   }
@@ -492,9 +551,58 @@ public final class Channel<T> implements Iterable<T> {
     if (capacity == 0) {
       takeSeq++;
       taken.signalAll();
+    } else {
+      admitSelectSenders();
     }
     notFull.signal();
     return (T) v;
+  }
+
+  /**
+   * Receives without waiting: the next element, {@link Selector#CLOSED} if closed and drained, or
+   * {@code null} if none is available now.
+   */
+  Object receiveNow() {
+    if (count > 0) {
+      return dequeue();
+    }
+    Object v = waiters.takeFromSender();
+    return v != null ? v : closed ? Selector.CLOSED : null;
+  }
+
+  /** {@link #receiveNow()}'s result as an element, or the exception for {@link Selector#CLOSED}. */
+  @SuppressWarnings("unchecked")
+  private T received(Object v) {
+    if (v == Selector.CLOSED) {
+      throw closedForReceive();
+    }
+    return (T) v;
+  }
+
+  /**
+   * Sends without waiting, on an open channel: to a waiting receiver, or into free room (never into
+   * a rendezvous channel's slot). {@return whether sent}
+   */
+  boolean sendNow(Object value) {
+    if (waiters.handToReceiver(value)) {
+      return true;
+    }
+    if (capacity == 0 || count == items.length) {
+      return false;
+    }
+    enqueue(value);
+    return true;
+  }
+
+  /** Buffered: moves the elements of waiting select senders into free room, oldest first. */
+  private void admitSelectSenders() {
+    while (capacity > 0 && count < items.length && waiters.hasSenders()) {
+      Object v = waiters.takeFromSender();
+      if (v == null) {
+        return;
+      }
+      enqueue(v);
+    }
   }
 
   /** Rendezvous: waits until the element just enqueued has been taken; withdraws it if not. */
@@ -531,6 +639,7 @@ public final class Channel<T> implements Iterable<T> {
   }
 
   private void wakeAll() {
+    waiters.closeAll();
     notEmpty.signalAll();
     notFull.signalAll();
     if (taken != null) {
@@ -542,7 +651,7 @@ public final class Channel<T> implements Iterable<T> {
   boolean hasWaitingReceivers() {
     lock.lock();
     try {
-      return lock.hasWaiters(notEmpty);
+      return lock.hasWaiters(notEmpty) || waiters.hasReceivers();
     } finally {
       lock.unlock();
     }

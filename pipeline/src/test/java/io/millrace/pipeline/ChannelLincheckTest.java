@@ -329,7 +329,7 @@ class ChannelLincheckTest {
    * (every lock and condition step is a switch point), so the defaults are sized to keep the whole
    * class at about 25 s on two busy cores.
    */
-  private static int scenarios(int base) {
+  static int scenarios(int base) {
     return Math.max(2, Math.round(base * StressConfig.iterations() / 300f));
   }
 
