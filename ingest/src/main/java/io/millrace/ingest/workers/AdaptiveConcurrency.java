@@ -25,7 +25,7 @@ import java.util.function.LongSupplier;
  * - Time is cut into windows of about one round trip: a window ends at the first release at least
  *   max(minWindow, smoothed RTT) after it began. Decisions happen only when a window ends, on the
  *   releasing thread; there is no timer.
- * - Per window: the mean RTT of its OK requests, folded into an EWMA (alpha). The baseline is the
+ * - Per window: the mean RTT of its OK requests, folded into an EWMA (smoothing). The baseline is the
  *   lowest window mean seen within the last `floorHorizon` (BBR keeps min RTT for 10 s), so a store
  *   that became slower for good becomes the new normal after that horizon, while a store that
  *   recovers lowers the baseline at once.
@@ -65,13 +65,7 @@ public final class AdaptiveConcurrency {
    */
   @FunctionalInterface
   public interface Listener {
-    /**
-     * The limit changed.
-     *
-     * @param from the limit before
-     * @param to the limit now
-     * @param reason why
-     */
+    /** The limit changed {@code from} one value {@code to} another, for {@code reason}. */
     void limitChanged(int from, int to, Reason reason);
   }
 
@@ -79,10 +73,7 @@ public final class AdaptiveConcurrency {
   private final LongSupplier clock;
   private final long minWindowNanos;
   private final long floorHorizonNanos;
-  private final double alpha;
-  private final double tolerance;
-  private final double latencyDecrease;
-  private final double errorDecrease;
+  private final ConcurrencyTuning tuning;
   private final Listener listener;
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -104,13 +95,9 @@ public final class AdaptiveConcurrency {
   private AdaptiveConcurrency(Builder b) {
     this.ceiling = b.ceiling;
     this.clock = b.clock;
-    ConcurrencyTuning t = b.tuning;
-    this.minWindowNanos = t.minWindow().toNanos();
-    this.floorHorizonNanos = t.floorHorizon().toNanos();
-    this.alpha = t.smoothing();
-    this.tolerance = t.tolerance();
-    this.latencyDecrease = t.latencyDecrease();
-    this.errorDecrease = t.errorDecrease();
+    this.tuning = b.tuning;
+    this.minWindowNanos = tuning.minWindow().toNanos();
+    this.floorHorizonNanos = tuning.floorHorizon().toNanos();
     this.listener = b.listener;
     this.limit = Math.min(b.initial, b.ceiling);
     this.windowStart = clock.getAsLong();
@@ -132,15 +119,7 @@ public final class AdaptiveConcurrency {
    *     interrupt status is cleared as usual for a thrown {@code InterruptedException}
    */
   public void acquire() throws InterruptedException {
-    lock.lockInterruptibly();
-    try {
-      while (held >= limit) {
-        awaitPermit(-1);
-      }
-      take();
-    } finally {
-      lock.unlock();
-    }
+    acquire(-1);
   }
 
   /**
@@ -151,14 +130,26 @@ public final class AdaptiveConcurrency {
    * @throws InterruptedException if interrupted while waiting; no permit is taken then
    */
   public boolean tryAcquire(Duration timeout) throws InterruptedException {
-    long nanos = timeout.toNanos();
+    return acquire(Math.max(0, timeout.toNanos()));
+  }
+
+  // nanos < 0: no deadline
+  private boolean acquire(long nanos) throws InterruptedException {
     lock.lockInterruptibly();
     try {
       while (held >= limit) {
-        if (nanos <= 0) {
+        if (nanos == 0) {
           return false;
         }
-        nanos = awaitPermit(nanos);
+        try {
+          nanos = nanos < 0 ? awaitForever() : Math.max(0, permitFree.awaitNanos(nanos));
+        } catch (InterruptedException e) {
+          // a signal meant for us may have been consumed by the interrupted await: pass it on
+          if (held < limit) {
+            permitFree.signal();
+          }
+          throw e;
+        }
       }
       take();
       return true;
@@ -167,21 +158,10 @@ public final class AdaptiveConcurrency {
     }
   }
 
-  // lock held; nanos < 0: no deadline. Returns the nanos left.
-  private long awaitPermit(long nanos) throws InterruptedException {
-    try {
-      if (nanos < 0) {
-        permitFree.await();
-        return -1;
-      }
-      return permitFree.awaitNanos(nanos);
-    } catch (InterruptedException e) {
-      // a signal meant for us may have been consumed by the interrupted await: pass it on
-      if (held < limit) {
-        permitFree.signal();
-      }
-      throw e;
-    }
+  // lock held
+  private long awaitForever() throws InterruptedException {
+    permitFree.await();
+    return -1;
   }
 
   // lock held
@@ -262,7 +242,7 @@ public final class AdaptiveConcurrency {
           case SERVER_ERROR -> Reason.SERVER_ERROR;
           default -> Reason.THROTTLED;
         };
-    setLimit((int) Math.min(limit - 1, Math.floor(limit * errorDecrease)), reason);
+    setLimit((int) Math.min(limit - 1, Math.floor(limit * tuning.errorDecrease())), reason);
     startWindow(now);
   }
 
@@ -274,15 +254,18 @@ public final class AdaptiveConcurrency {
   // lock held
   private void endWindow(long now) {
     double mean = (double) windowRttSum / windowRttCount;
+    double alpha = tuning.smoothing();
     smoothedRtt = smoothedRtt < 0 ? mean : alpha * mean + (1 - alpha) * smoothedRtt;
     if (floorRtt < 0 || mean <= floorRtt || now - floorStamp > floorHorizonNanos) {
       floorRtt = mean;
       floorStamp = now;
     }
-    if (smoothedRtt > floorRtt * tolerance) {
+    double tolerated = floorRtt * tuning.tolerance();
+    if (smoothedRtt > tolerated) {
       // the further above the tolerated latency, the deeper the cut, between the two factors
       double factor =
-          Math.max(errorDecrease, Math.min(latencyDecrease, floorRtt * tolerance / smoothedRtt));
+          Math.max(
+              tuning.errorDecrease(), Math.min(tuning.latencyDecrease(), tolerated / smoothedRtt));
       setLimit((int) Math.min(limit - 1, Math.floor(limit * factor)), Reason.LATENCY);
     } else if (windowAtLimit) {
       setLimit(limit + 1, Reason.GROW);
