@@ -39,8 +39,9 @@ import software.amazon.awssdk.services.s3.S3Client;
  * <p>Each variant runs in a JVM of its own (fresh JIT, its own system properties): {@code warmup}
  * seconds, then {@code seconds} measured. Reported per variant: PUTs/s, client CPU µs per PUT (its
  * process CPU time), store CPU µs per PUT, new TCP connections per PUT (the machine's {@code
- * ActiveOpens}), errors. With {@code jfr=true} each client also records a JFR profile and the
- * report says where its CPU samples fall (signing, checksums, chunked encoding, HTTP, the rest).
+ * ActiveOpens}), errors (over the whole run, warm-up included). With {@code jfr=true} each client
+ * also records a JFR profile and the report says where its CPU samples fall (signing, checksums,
+ * chunked encoding, HTTP, the rest).
  *
  * <pre>
  * java -cp CLASSPATH io.millrace.bench.PutHarness [seconds=10] [warmup=5] [threads=64]
@@ -158,9 +159,9 @@ public final class PutHarness {
                     }));
       }
       Thread.sleep(warmup * 1000L);
-      Sample s0 = Sample.now(puts, errors, storePid);
+      Sample s0 = Sample.now(puts, storePid);
       Thread.sleep(seconds * 1000L);
-      Sample s1 = Sample.now(puts, errors, storePid);
+      Sample s1 = Sample.now(puts, storePid);
       stop.set(true);
       for (Thread w : workers) {
         w.join(30_000);
@@ -174,15 +175,14 @@ public final class PutHarness {
           (s1.cpuNanos - s0.cpuNanos) / 1e3 / n,
           (s1.storeCpuNanos - s0.storeCpuNanos) / 1e3 / n,
           (s1.activeOpens - s0.activeOpens) / n,
-          s1.errors - s0.errors,
+          errors.get(),
           firstError.get().replace('\n', ' '));
     }
   }
 
   /** Counters at one moment of a client run. */
-  record Sample(
-      long nanos, long puts, long errors, long cpuNanos, long storeCpuNanos, long activeOpens) {
-    static Sample now(AtomicLong puts, AtomicLong errors, long storePid) throws IOException {
+  record Sample(long nanos, long puts, long cpuNanos, long storeCpuNanos, long activeOpens) {
+    static Sample now(AtomicLong puts, long storePid) throws IOException {
       var os =
           (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
       long store =
@@ -190,8 +190,7 @@ public final class PutHarness {
               .flatMap(p -> p.info().totalCpuDuration())
               .map(Duration::toNanos)
               .orElse(0L);
-      return new Sample(
-          System.nanoTime(), puts.get(), errors.get(), os.getProcessCpuTime(), store, opens());
+      return new Sample(System.nanoTime(), puts.get(), os.getProcessCpuTime(), store, opens());
     }
 
     /** {@return the machine's TCP active opens so far (connections this machine initiated)} */
