@@ -15,12 +15,10 @@ import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.core.retry.RetryMode;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
-import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
-import software.amazon.awssdk.http.auth.spi.scheme.AuthSchemeOption;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
+import software.amazon.awssdk.services.s3.S3Configuration;
 
 /**
  * One way of configuring the S3 client for {@link PutHarness}. {@code today} is the service's
@@ -34,8 +32,10 @@ import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
  *     host instead of 5, so 64 workers reuse theirs
  * @param checksumsWhenRequired request checksums and response validation only where an operation
  *     requires them (PutObject does not), instead of a CRC32 on every PUT
- * @param unsigned no SigV4 payload signing and no aws-chunked encoding: the body is sent as is with
- *     {@code x-amz-content-sha256: UNSIGNED-PAYLOAD}; the request itself is still signed
+ * @param unchunked {@code S3Configuration.chunkedEncodingEnabled(false)}: the body goes as it is,
+ *     signed by one SHA-256 in {@code x-amz-content-sha256}, instead of aws-chunked encoding with a
+ *     signature per chunk (and, with checksums on, a CRC32 trailer and its signature). Over plain
+ *     HTTP the SDK signs the payload either way; over HTTPS it sends {@code UNSIGNED-PAYLOAD}
  */
 record PutVariant(
     String name,
@@ -43,7 +43,7 @@ record PutVariant(
     boolean apache,
     boolean keepAlive64,
     boolean checksumsWhenRequired,
-    boolean unsigned) {
+    boolean unchunked) {
 
   static final Map<String, PutVariant> ALL = new LinkedHashMap<>();
 
@@ -52,8 +52,7 @@ record PutVariant(
         List.of(
             new PutVariant("today", "S3Store as it is", false, false, false, false),
             new PutVariant("checksums", "+ checksums WHEN_REQUIRED", false, false, true, false),
-            new PutVariant(
-                "unsigned", "+ no payload signing, no chunking", false, false, true, true),
+            new PutVariant("unchunked", "+ chunked encoding off", false, false, true, true),
             new PutVariant(
                 "keepalive", "today + http.maxConnections=64", false, true, false, false),
             new PutVariant("tuned-urlconn", "all three, URLConnection", false, true, true, true),
@@ -112,25 +111,10 @@ record PutVariant(
       b.requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
           .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
     }
-    if (unsigned) {
-      S3AuthSchemeProvider defaults = S3AuthSchemeProvider.defaultProvider();
-      b.authSchemeProvider(
-          params ->
-              defaults.resolveAuthScheme(params).stream()
-                  .map(PutVariant::unsignedPayload)
-                  .toList());
+    if (unchunked) {
+      b.serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).build());
     }
     return b.build();
-  }
-
-  private static AuthSchemeOption unsignedPayload(AuthSchemeOption option) {
-    if (!option.schemeId().startsWith("aws.auth#sigv4")) {
-      return option;
-    }
-    return option.toBuilder()
-        .putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false)
-        .putSignerProperty(AwsV4FamilyHttpSigner.CHUNK_ENCODING_ENABLED, false)
-        .build();
   }
 
   @Override
