@@ -39,8 +39,8 @@ import java.util.concurrent.TimeoutException;
  *   <li><b>Blocking.</b> {@link #select} waits, without a time limit, until a clause can complete.
  *       {@link #selectWithin} waits at most its timeout, then throws {@link TimeoutException}
  *       having done nothing. A {@link #defaultClause} makes either return its value at once when no
- *       other clause can complete at that moment. Waiting parks the thread (no {@code
- *       synchronized}, no polling, no helper thread): cheap on virtual threads.
+ *       other clause can complete at that moment. Waiting parks the thread (no monitor lock, no
+ *       polling, no helper thread): cheap on virtual threads.
  *   <li><b>Fairness.</b> When several clauses can complete at the moment of the select, the one
  *       taken is the first of them counting from a clause picked at random, so a clause that is
  *       always ready is taken at least once in {@code n} selects on average, wherever it is in the
