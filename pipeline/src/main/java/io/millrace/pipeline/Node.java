@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
@@ -93,6 +94,21 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
 
   /** A source that drains a channel until it is closed. */
   record ChannelSource(Channel<?> channel) implements Op {
+    @Override
+    public String kind() {
+      return "source";
+    }
+  }
+
+  /**
+   * A source that subscribes to a {@link Flow.Publisher} when its run starts (a fresh subscription
+   * per run). See {@link PublisherSourceStage}.
+   */
+  record PublisherSource(Flow.Publisher<?> publisher) implements Op {
+    PublisherSource {
+      Objects.requireNonNull(publisher, "publisher");
+    }
+
     @Override
     public String kind() {
       return "source";

@@ -7,6 +7,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
@@ -376,6 +377,88 @@ public final class Pipeline<T> {
     List<T> out = new ArrayList<>();
     forEach(out::add);
     return out; // the run's end happens-before join's return
+  }
+
+  // ---------------------------------------------------------------- Reactive Streams (Flow)
+
+  /**
+   * A pipeline over what {@code publisher} emits: a Reactive Streams ({@link Flow}) subscriber as a
+   * source. Each run subscribes afresh when its source starts (whether a second subscription works
+   * is up to the publisher).
+   *
+   * <ul>
+   *   <li><b>Demand follows back-pressure.</b> The source asks for as many elements as the buffer
+   *       after it holds ({@link #DEFAULT_BUFFER_CAPACITY}, or what {@link #buffer(int)} set on the
+   *       source; for a {@link #merge} input, the merged buffer's), and each time half of that has
+   *       moved on into the buffer it asks for that much more. So at most that many elements are
+   *       requested and not yet in the buffer; nothing is requested unbounded; a slow stage slows
+   *       the publisher down.
+   *   <li><b>Ends.</b> {@code onComplete} ends the source once what arrived is handed on; {@code
+   *       onError(t)} fails the run at once: the terminal operation throws a {@link
+   *       PipelineException} whose cause is {@code t}.
+   *   <li><b>Cancellation.</b> When the run stops (cancel, deadline, interrupt, a stage's failure)
+   *       the source cancels its subscription, unless the publisher had already ended it.
+   *   <li><b>Threads.</b> Signals may come on any thread; they only queue, never block. Every
+   *       {@code request} and {@code cancel} is made by the source's thread (rule 2.7).
+   *   <li><b>A publisher that breaks the spec fails the run</b> (and its subscription is
+   *       cancelled): more elements than requested (rule 1.1, {@link IllegalStateException}), a
+   *       {@code null} signal (rule 2.13: the call throws {@link NullPointerException}, also the
+   *       run's cause), or a {@code subscribe} that throws. A second {@code onSubscribe} is
+   *       cancelled (rule 2.5); signals after the subscription ended are ignored.
+   * </ul>
+   *
+   * <p>The subscriber passes the Reactive Streams TCK 1.0.4 (blackbox and whitebox subscriber
+   * verifications).
+   *
+   * @param publisher the publisher to subscribe to on each run
+   * @param <T> the element type
+   * @return a new pipeline
+   */
+  public static <T> Pipeline<T> from(Flow.Publisher<? extends T> publisher) {
+    Objects.requireNonNull(publisher, "publisher");
+    return source(new Node.PublisherSource(publisher));
+  }
+
+  /**
+   * This pipeline as a Reactive Streams ({@link Flow}) publisher: each subscription runs the
+   * pipeline afresh, its sink handing elements to the subscriber.
+   *
+   * <ul>
+   *   <li><b>Start.</b> {@code subscribe} calls {@code onSubscribe} on the calling thread, then
+   *       starts the run (unless the subscriber cancelled in {@code onSubscribe}). The run fills
+   *       its bounded buffers ahead of demand, as any run does; a run that cannot start (a one-shot
+   *       source, {@link #from(Stream)} or {@link #from(Iterator)}, already used) signals {@code
+   *       onError} with the {@link IllegalStateException}. {@code subscribe(null)} throws {@link
+   *       NullPointerException}.
+   *   <li><b>Demand drives it.</b> No {@code onNext} beyond what was requested; while demand is 0
+   *       the run's sink waits, its buffers fill and the source is held back. Demand adds up and
+   *       saturates: {@code Long.MAX_VALUE} (or a sum past it) means unbounded.
+   *   <li><b>Signals.</b> Every {@code onNext} comes from the run's sink thread, one at a time;
+   *       {@code onComplete} (the run succeeded) or {@code onError} (it failed: its {@link
+   *       PipelineException}; it timed out: its {@link CancellationException}) comes after the last
+   *       {@code onNext}, once every thread of the run has ended, on the run's last thread (or on
+   *       the subscribing thread after {@code onSubscribe}, if the run ended that fast). Terminal
+   *       signals need no demand.
+   *   <li><b>Reentrancy.</b> {@code request} and {@code cancel} may be called from any thread,
+   *       including from within {@code onNext} or {@code onSubscribe}; they never call the
+   *       subscriber, so there is no recursion.
+   *   <li><b>Cancel</b> cancels the run ({@link RunHandle#cancel()}): its threads end, no further
+   *       signal is made (an {@code onNext} already under way may finish), and the subscriber is no
+   *       longer referenced. Later {@code request} and {@code cancel} calls do nothing.
+   *   <li><b>{@code request(n)} with {@code n <= 0}</b> cancels the run and signals {@code
+   *       onError(IllegalArgumentException)} (rule 3.9).
+   *   <li><b>A subscriber that throws</b> (rule 2.13) has its subscription cancelled; what it threw
+   *       goes to the uncaught-exception handler of the thread that called it. If {@code
+   *       onSubscribe} throws, no run starts and {@code subscribe} throws it on.
+   * </ul>
+   *
+   * <p>The publisher passes the Reactive Streams TCK 1.0.4 publisher verification.
+   *
+   * @return a publisher; each {@code subscribe} is a new run of this pipeline, with its timeout and
+   *     listeners
+   */
+  public Flow.Publisher<T> toPublisher() {
+    return new PipelinePublisher<>(this);
   }
 
   @Override

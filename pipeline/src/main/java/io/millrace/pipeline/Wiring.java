@@ -94,6 +94,7 @@ final class Wiring {
       }
       case Node.ChannelSource s -> new ChannelSourceStage(scope, st, s.channel(), out);
       case Node.GenerateSource s -> new GenerateStage(st, s.supplier(), out);
+      case Node.PublisherSource s -> new PublisherSourceStage(scope, st, s.publisher(), out);
       case Node.MapOp m -> new TransformStage(st, calls(st, policy, m.fn()), false, in, out);
       case Node.FilterOp f ->
           new TransformStage(
