@@ -510,8 +510,8 @@ class FlowInteropTest {
                 new Flow.Subscription() {
                   @Override
                   public void request(long n) {
-                    for (int i = 0; i <= n; i++) { // one more than asked
-                      s.onNext(i);
+                    for (long i = 0; i <= Math.min(n, 1000) && !cancelled.get(); i++) {
+                      s.onNext((int) i); // one more than asked
                     }
                   }
 
