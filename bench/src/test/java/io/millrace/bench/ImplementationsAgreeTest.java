@@ -74,6 +74,22 @@ class ImplementationsAgreeTest {
     assertEquals(expected, IoBoundBenchmark.executorSemaphore(in, concurrency, 1), "executor");
   }
 
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 64})
+  void everyPartitionedRunReturnsEveryItem(int keys) throws Exception {
+    List<Integer> in = Work.ints(300);
+    long expected = Work.expectedSum(300);
+    assertEquals(expected, PartitionedBenchmark.millrace(in, 16, keys, 1), "millrace");
+    try (ExecutorService vt = Executors.newVirtualThreadPerTaskExecutor()) {
+      assertEquals(
+          expected, PartitionedBenchmark.pekko(in, 16, keys, 1, pekko, vt, true), "pekko ordered");
+      assertEquals(
+          expected,
+          PartitionedBenchmark.pekko(in, 16, keys, 1, pekko, vt, false),
+          "pekko unordered");
+    }
+  }
+
   @Test
   void gatherersMapConcurrentReturnsEveryItemOnJdk24AndLater() {
     assumeTrue(JdkGatherers.isAvailable(), "Gatherers need JDK 24+");

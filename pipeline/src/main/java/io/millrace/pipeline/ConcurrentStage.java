@@ -50,7 +50,7 @@ final class ConcurrentStage implements StageBody {
     Channel<Object> pending = null; // ordered: one future per call, in input order
     if (ordered) {
       pending = Channel.buffered(maxInFlight);
-      scope.register(pending);
+      scope.register(st, pending);
       Channel<Object> p = pending;
       scope.fork(st, () -> emitInOrder(permits, p));
     }

@@ -3,6 +3,7 @@ package io.millrace.pipeline;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.BiConsumer;
+import java.util.function.Predicate;
 import java.util.random.RandomGenerator;
 
 /**
@@ -42,7 +43,12 @@ public sealed interface ErrorPolicy {
    */
   static Retry retry(int maxAttempts, Duration firstBackoff) {
     return new Retry(
-        maxAttempts, firstBackoff, firstBackoff.multipliedBy(64), Retry.DEFAULT_JITTER, fail());
+        maxAttempts,
+        firstBackoff,
+        firstBackoff.multipliedBy(64),
+        Retry.DEFAULT_JITTER,
+        fail(),
+        Retry.ANY);
   }
 
   /**
@@ -89,18 +95,42 @@ public sealed interface ErrorPolicy {
    * @param firstBackoff the wait before the second call
    * @param maxBackoff the longest wait
    * @param jitter the largest random reduction, a fraction in [0, 1]
-   * @param orElse what to do when the attempts run out
+   * @param orElse what to do when the attempts run out, or at once for a failure {@code retryOn}
+   *     rejects
+   * @param retryOn which failures are retried ({@link #retryOn(Predicate)}); by default all
    */
   record Retry(
       int maxAttempts,
       Duration firstBackoff,
       Duration maxBackoff,
       double jitter,
-      ErrorPolicy orElse)
+      ErrorPolicy orElse,
+      Predicate<? super Throwable> retryOn)
       implements ErrorPolicy {
 
     /** The default jitter fraction. */
     public static final double DEFAULT_JITTER = 0.5;
+
+    /** The default {@code retryOn}: every failure is retried. */
+    static final Predicate<Throwable> ANY = t -> true;
+
+    /**
+     * A policy that retries every failure, as before {@code retryOn} existed.
+     *
+     * @param maxAttempts total calls per element, at least 1
+     * @param firstBackoff the wait before the second call
+     * @param maxBackoff the longest wait
+     * @param jitter the largest random reduction, a fraction in [0, 1]
+     * @param orElse what to do when the attempts run out
+     */
+    public Retry(
+        int maxAttempts,
+        Duration firstBackoff,
+        Duration maxBackoff,
+        double jitter,
+        ErrorPolicy orElse) {
+      this(maxAttempts, firstBackoff, maxBackoff, jitter, orElse, ANY);
+    }
 
     /** Validates every component. */
     public Retry {
@@ -110,6 +140,7 @@ public sealed interface ErrorPolicy {
       Objects.requireNonNull(firstBackoff, "firstBackoff");
       Objects.requireNonNull(maxBackoff, "maxBackoff");
       Objects.requireNonNull(orElse, "orElse");
+      Objects.requireNonNull(retryOn, "retryOn");
       if (firstBackoff.isNegative()) {
         throw new IllegalArgumentException(
             "firstBackoff must not be negative, was " + firstBackoff);
@@ -129,7 +160,27 @@ public sealed interface ErrorPolicy {
      * @param next typically {@link ErrorPolicy#skip()} or {@link ErrorPolicy#divert}
      */
     public Retry orElse(ErrorPolicy next) {
-      return new Retry(maxAttempts, firstBackoff, maxBackoff, jitter, next);
+      return new Retry(maxAttempts, firstBackoff, maxBackoff, jitter, next, retryOn);
+    }
+
+    /**
+     * Returns this policy retrying only the failures {@code which} accepts; any other failure goes
+     * straight to the {@link #orElse(ErrorPolicy) orElse} policy (by default: fail the run), with
+     * no retry and no backoff. Each failed call is tested, so a series that began with a retryable
+     * failure stops retrying at the first failure that is not. The test runs on the stage's thread
+     * (the call's, in a concurrent stage); if it throws, the run fails.
+     *
+     * <pre>{@code
+     * ErrorPolicy.retry(5, Duration.ofMillis(100))
+     *     .retryOn(e -> e instanceof java.io.IOException)
+     *     .orElse(ErrorPolicy.divert(deadLetters::add))
+     * }</pre>
+     *
+     * @param which accepts the failures to retry
+     * @return the new policy
+     */
+    public Retry retryOn(Predicate<? super Throwable> which) {
+      return new Retry(maxAttempts, firstBackoff, maxBackoff, jitter, orElse, which);
     }
 
     /**
@@ -138,7 +189,7 @@ public sealed interface ErrorPolicy {
      * @param max the longest wait, at least {@code firstBackoff}
      */
     public Retry withMaxBackoff(Duration max) {
-      return new Retry(maxAttempts, firstBackoff, max, jitter, orElse);
+      return new Retry(maxAttempts, firstBackoff, max, jitter, orElse, retryOn);
     }
 
     /**
@@ -147,7 +198,7 @@ public sealed interface ErrorPolicy {
      * @param fraction the largest random reduction of a wait, in [0, 1]; 0 for none
      */
     public Retry withJitter(double fraction) {
-      return new Retry(maxAttempts, firstBackoff, maxBackoff, fraction, orElse);
+      return new Retry(maxAttempts, firstBackoff, maxBackoff, fraction, orElse, retryOn);
     }
 
     /**

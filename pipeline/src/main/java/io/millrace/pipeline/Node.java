@@ -18,8 +18,11 @@ import java.util.function.Supplier;
  * @param name the name given by {@link Pipeline#named(String)}, or {@code null} for the default
  * @param policy the error policy for the stage's function
  * @param capacity the capacity of the buffer after this stage
+ * @param callTimeout the longest one call of the stage's function may take ({@link
+ *     Pipeline#timeoutEach}), or {@code null} for no limit
  */
-record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capacity) {
+record Node(
+    Op op, List<Node> inputs, String name, ErrorPolicy policy, int capacity, Duration callTimeout) {
 
   Node {
     if (capacity < 1) {
@@ -29,19 +32,23 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
 
   /** {@return a stage with the defaults: no name, fail-fast, the default buffer capacity} */
   static Node of(Op op, List<Node> inputs) {
-    return new Node(op, inputs, null, ErrorPolicy.fail(), Pipeline.DEFAULT_BUFFER_CAPACITY);
+    return new Node(op, inputs, null, ErrorPolicy.fail(), Pipeline.DEFAULT_BUFFER_CAPACITY, null);
   }
 
   Node withName(String newName) {
-    return new Node(op, inputs, newName, policy, capacity);
+    return new Node(op, inputs, newName, policy, capacity, callTimeout);
   }
 
   Node withPolicy(ErrorPolicy newPolicy) {
-    return new Node(op, inputs, name, newPolicy, capacity);
+    return new Node(op, inputs, name, newPolicy, capacity, callTimeout);
   }
 
   Node withCapacity(int newCapacity) {
-    return new Node(op, inputs, name, policy, newCapacity);
+    return new Node(op, inputs, name, policy, newCapacity, callTimeout);
+  }
+
+  Node withCallTimeout(Duration newTimeout) {
+    return new Node(op, inputs, name, policy, capacity, newTimeout);
   }
 
   /** {@return this stage and those before it, as {@link Pipeline#toString()} shows them} */
@@ -218,6 +225,115 @@ record Node(Op op, List<Node> inputs, String name, ErrorPolicy policy, int capac
     @Override
     public String kind() {
       return "merge";
+    }
+  }
+
+  // ---- the operators of issue 11 (take, takeWhile, drop, throttle, mapConcurrentPartitioned,
+  // alsoTo, zip) ----
+
+  /** Passes the first {@code n} elements on, then cuts its upstream and ends. */
+  record TakeOp(long n) implements Op {
+    TakeOp {
+      if (n < 0) {
+        throw new IllegalArgumentException("take n must be >= 0, was " + n);
+      }
+    }
+
+    @Override
+    public String kind() {
+      return "take";
+    }
+  }
+
+  /** Passes elements on while the predicate holds, then cuts its upstream and ends. */
+  record TakeWhileOp(ThrowingPredicate<Object> predicate) implements Op {
+    TakeWhileOp {
+      Objects.requireNonNull(predicate, "predicate");
+    }
+
+    @Override
+    public String kind() {
+      return "takeWhile";
+    }
+  }
+
+  /** Drops the first {@code n} elements, passes the rest on. */
+  record DropOp(long n) implements Op {
+    DropOp {
+      if (n < 0) {
+        throw new IllegalArgumentException("drop n must be >= 0, was " + n);
+      }
+    }
+
+    @Override
+    public String kind() {
+      return "drop";
+    }
+  }
+
+  /** At most {@code elements} elements handed on in any span of {@code per}. */
+  record ThrottleOp(int elements, Duration per, Pacer pacer) implements Op {
+    ThrottleOp {
+      if (elements < 1) {
+        throw new IllegalArgumentException("throttle elements must be >= 1, was " + elements);
+      }
+      Objects.requireNonNull(per, "per");
+      if (per.isNegative() || per.isZero()) {
+        throw new IllegalArgumentException("throttle per must be positive, was " + per);
+      }
+      Objects.requireNonNull(pacer, "pacer");
+    }
+
+    @Override
+    public String kind() {
+      return "throttle";
+    }
+  }
+
+  /** At most {@code maxInFlight} calls at once and one per key; in order within a key. */
+  record PartitionedOp(
+      int maxInFlight, ThrowingFunction<Object, Object> key, ThrowingFunction<Object, Object> fn)
+      implements Op {
+    PartitionedOp {
+      if (maxInFlight < 1) {
+        throw new IllegalArgumentException("maxInFlight must be >= 1, was " + maxInFlight);
+      }
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(fn, "fn");
+    }
+
+    @Override
+    public String kind() {
+      return "mapConcurrentPartitioned";
+    }
+
+    @Override
+    public boolean hasFunction() {
+      return true;
+    }
+  }
+
+  /** Hands every element to a side sink on its own thread, and passes it on. */
+  record AlsoToOp(ThrowingConsumer<Object> sink) implements Op {
+    AlsoToOp {
+      Objects.requireNonNull(sink, "sink");
+    }
+
+    @Override
+    public String kind() {
+      return "alsoTo";
+    }
+  }
+
+  /** Pairs the i-th elements of its two inputs; ends when either ends. */
+  record ZipOp(java.util.function.BiFunction<Object, Object, Object> fn) implements Op {
+    ZipOp {
+      Objects.requireNonNull(fn, "fn");
+    }
+
+    @Override
+    public String kind() {
+      return "zip";
     }
   }
 }

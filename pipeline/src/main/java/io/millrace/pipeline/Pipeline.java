@@ -9,6 +9,7 @@ import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiFunction;
 import java.util.stream.Stream;
 
 /**
@@ -274,7 +275,8 @@ public final class Pipeline<T> {
 
   /**
    * Sets the error policy of the last stage, which must call a function ({@code map}, {@code
-   * mapConcurrent}, {@code mapConcurrentUnordered}, {@code filter}, {@code flatMap}).
+   * mapConcurrent}, {@code mapConcurrentUnordered}, {@code mapConcurrentPartitioned}, {@code
+   * filter}, {@code flatMap}).
    *
    * @param policy the policy
    * @return a new pipeline
@@ -282,12 +284,7 @@ public final class Pipeline<T> {
    */
   public Pipeline<T> onError(ErrorPolicy policy) {
     Objects.requireNonNull(policy, "policy");
-    if (!node.op().hasFunction()) {
-      throw new IllegalStateException(
-          "onError applies to map, mapConcurrent, mapConcurrentUnordered, filter and flatMap;"
-              + " the last stage is "
-              + node.op().kind());
-    }
+    requireFunction("onError");
     return new Pipeline<>(node.withPolicy(policy), timeout, listeners);
   }
 
@@ -332,6 +329,174 @@ public final class Pipeline<T> {
     List<RunListener> all = new ArrayList<>(listeners);
     all.add(listener);
     return new Pipeline<>(node, timeout, Collections.unmodifiableList(all));
+  }
+
+  // ---------------------------------------------------------------- more operators (issue 11)
+
+  /**
+   * Passes on the first {@code n} elements, then ends: once the {@code n}-th element is handed on
+   * (at once for {@code n = 0}), every stage upstream of this one, the source included, is stopped
+   * (its threads are interrupted, its buffers failed) and this stage's output ends normally, so the
+   * run goes on downstream and ends as a success. What the stopped stages throw from then on is
+   * dropped; their elements not yet taken are dropped too (the source may have produced, and
+   * upstream functions may have been called for, elements beyond the {@code n}-th). As always, the
+   * terminal operation returns only after the stopped threads have ended. A shorter input ends the
+   * output after all of it. Also a way to end an endless {@link #generate} source normally.
+   *
+   * @param n the most elements to pass on, not negative
+   * @return a new pipeline
+   */
+  public Pipeline<T> take(long n) {
+    return then(new Node.TakeOp(n));
+  }
+
+  /**
+   * Passes elements on while {@code predicate} accepts them; at the first it rejects (which is not
+   * passed on) it stops its upstream and ends, as {@link #take(long)} does.
+   *
+   * @param predicate called on this stage's thread, in order; if it throws, the run fails ({@link
+   *     #onError} does not apply)
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public Pipeline<T> takeWhile(ThrowingPredicate<? super T> predicate) {
+    return then(new Node.TakeWhileOp((ThrowingPredicate<Object>) predicate));
+  }
+
+  /**
+   * Drops the first {@code n} elements and passes the rest on.
+   *
+   * @param n how many to drop, not negative
+   * @return a new pipeline
+   */
+  public Pipeline<T> drop(long n) {
+    return then(new Node.DropOp(n));
+  }
+
+  /**
+   * Limits the rate: in any span of time {@code per} long, at most {@code elements} elements are
+   * handed on (a sliding window, not fixed intervals; a burst of up to {@code elements} goes
+   * through at once). The stage hands elements on one at a time and, when the limit is reached,
+   * sleeps until the oldest element of the window is {@code per} in the past; a cancel interrupts
+   * that sleep. The stage keeps one timestamp per element of the limit (8 bytes each). Elements
+   * wait in the buffer before the stage, so a slow rate holds back the stages before it.
+   *
+   * @param elements the most elements per span, at least 1
+   * @param per the span, positive
+   * @return a new pipeline
+   */
+  public Pipeline<T> throttle(int elements, Duration per) {
+    return throttle(elements, per, Pacer.SYSTEM);
+  }
+
+  /** {@link #throttle(int, Duration)} with its clock and sleep injected (tests). */
+  Pipeline<T> throttle(int elements, Duration per, Pacer pacer) {
+    return then(new Node.ThrottleOp(elements, per, pacer));
+  }
+
+  /**
+   * Applies {@code fn} concurrently, at most one call per key at a time: at most {@code
+   * maxInFlight} calls in flight, each on its own virtual thread, never two at once for elements
+   * with equal keys ({@link Object#equals}), and each key's results handed on in the input order of
+   * its elements. Results of different keys are handed on as they complete, in no set order between
+   * keys (unlike Pekko's {@code mapAsyncPartitioned}, which keeps the whole input order).
+   *
+   * <p>Bounded: besides the calls in flight, at most {@code maxInFlight} elements wait for their
+   * key to be free. When that many wait, or {@code maxInFlight} calls run and the next element's
+   * key is free, the stage stops reading its input until a call ends: a hot key holds the input
+   * back (back-pressure) rather than growing a queue. A call whose key has elements waiting hands
+   * on its result and goes on with the next of them on the same thread; there are never more call
+   * threads than {@code maxInFlight}.
+   *
+   * <p>{@link #onError} and {@link #timeoutEach} apply to {@code fn}. If {@code key} throws or
+   * returns null, the run fails.
+   *
+   * @param maxInFlight the most calls at once, at least 1
+   * @param key gives an element's key; called on the stage's thread, in input order
+   * @param fn the function; a {@code null} result fails the stage
+   * @param <R> the result type
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public <R> Pipeline<R> mapConcurrentPartitioned(
+      int maxInFlight,
+      ThrowingFunction<? super T, ?> key,
+      ThrowingFunction<? super T, ? extends R> fn) {
+    return then(
+        new Node.PartitionedOp(
+            maxInFlight,
+            (ThrowingFunction<Object, Object>) key,
+            (ThrowingFunction<Object, Object>) fn));
+  }
+
+  /**
+   * Passes every element on and also hands it to {@code sink}, a side sink that runs on a thread of
+   * its own (a stage named after this one with {@code .side}) and receives the elements in order,
+   * through a buffer of this stage's capacity. Back-pressure is shared: a slow side sink fills that
+   * buffer and then holds this stage back. If {@code sink} throws, the run fails. On the run's end
+   * the side sink has seen every element this stage passed on, unless the run failed or was
+   * cancelled (or a {@link #take} downstream stopped it early): then it sees a prefix.
+   *
+   * @param sink the side consumer; may block (it is interrupted on cancel)
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public Pipeline<T> alsoTo(ThrowingConsumer<? super T> sink) {
+    return then(new Node.AlsoToOp((ThrowingConsumer<Object>) sink));
+  }
+
+  /**
+   * Pairs this pipeline's elements with {@code other}'s: emits {@code fn(a_i, b_i)} for the i-th
+   * element of each, in order, and ends when either ends; the other is then stopped (as upstream of
+   * {@link #take}) and the run ends as a success. Each side runs its stages on its own threads,
+   * with its own buffer into the zip. {@code other}'s timeout and listeners are ignored.
+   *
+   * @param other the second input
+   * @param fn combines a pair, on the zip's thread; if it throws or returns null, the run fails
+   * @param <U> the element type of {@code other}
+   * @param <R> the result type
+   * @return a new pipeline
+   */
+  @SuppressWarnings("unchecked")
+  public <U, R> Pipeline<R> zip(
+      Pipeline<? extends U> other, BiFunction<? super T, ? super U, ? extends R> fn) {
+    Objects.requireNonNull(other, "other");
+    Objects.requireNonNull(fn, "fn");
+    Node.ZipOp op = new Node.ZipOp((BiFunction<Object, Object, Object>) (Object) fn);
+    return new Pipeline<>(Node.of(op, List.of(node, other.node)), timeout, listeners);
+  }
+
+  /**
+   * Limits each call of the last stage's function to {@code timeout}: a call still running then is
+   * interrupted and fails with a {@link java.util.concurrent.TimeoutException} (whatever it returns
+   * or throws once interrupted), which the stage's {@link ErrorPolicy} then handles like any
+   * failure (fail the run, skip, retry: each attempt has its own timeout, divert). The last stage
+   * must call a function, as for {@link #onError}. Each call gets a watcher, a virtual thread of
+   * the run that sleeps out the timeout, so a stage with a timeout runs up to twice as many threads
+   * as calls in flight. A function that ignores interrupts runs on to its end and then fails with
+   * the timeout.
+   *
+   * @param timeout positive
+   * @return a new pipeline
+   * @throws IllegalStateException if the last stage calls no function
+   */
+  public Pipeline<T> timeoutEach(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeoutEach must be positive, was " + timeout);
+    }
+    requireFunction("timeoutEach");
+    return new Pipeline<>(node.withCallTimeout(timeout), this.timeout, listeners);
+  }
+
+  private void requireFunction(String what) {
+    if (!node.op().hasFunction()) {
+      throw new IllegalStateException(
+          what
+              + " applies to map, mapConcurrent, mapConcurrentUnordered, mapConcurrentPartitioned,"
+              + " filter and flatMap; the last stage is "
+              + node.op().kind());
+    }
   }
 
   // ---------------------------------------------------------------- terminal operations
@@ -459,6 +624,87 @@ public final class Pipeline<T> {
    */
   public Flow.Publisher<T> toPublisher() {
     return new PipelinePublisher<>(this);
+  }
+
+  /**
+   * Runs the pipeline to completion and folds what it emits, in order: {@code fn(...fn(fn(initial,
+   * e1), e2)..., en)}. Blocks, and handles interrupts and failures as {@link #forEach} does.
+   *
+   * @param initial the start value (returned for an empty input)
+   * @param fn the accumulator; runs on a thread of the run, one element at a time; if it throws,
+   *     the run fails
+   * @param <R> the result type
+   * @return the folded value
+   * @throws PipelineException if a stage (or {@code fn}) failed
+   * @throws CancellationException if the run was cancelled, timed out, or the caller interrupted
+   */
+  public <R> R fold(R initial, BiFunction<R, ? super T, R> fn) {
+    Objects.requireNonNull(fn, "fn");
+    Object[] acc = {initial};
+    forEach(
+        v -> {
+          @SuppressWarnings("unchecked")
+          R r = (R) acc[0];
+          acc[0] = fn.apply(r, v);
+        });
+    @SuppressWarnings("unchecked")
+    R result = (R) acc[0]; // the run's end happens-before join's return
+    return result;
+  }
+
+  /**
+   * Runs the pipeline to completion and counts what it emits. Blocks, as {@link #forEach} does.
+   *
+   * @return the number of elements
+   * @throws PipelineException if a stage failed
+   * @throws CancellationException if the run was cancelled, timed out, or the caller interrupted
+   */
+  public long count() {
+    long[] n = {0};
+    forEach(v -> n[0]++);
+    return n[0];
+  }
+
+  /**
+   * Starts a run that sends every element to {@code channel}, in order, and returns at once (as
+   * {@link #start} does: the caller typically reads the channel meanwhile, and a blocking version
+   * would deadlock a caller that reads it on the same thread). When the run ends the channel is
+   * closed if the run succeeded, or failed ({@link Channel#fail}) with the exception the run ends
+   * with (a {@link PipelineException} or {@link CancellationException}), so a reader's {@code
+   * receive} throws {@link ChannelClosedException} with it as cause; this happens before the run
+   * counts as done (before {@link RunHandle#join} returns) and before the run's own listeners are
+   * told. A send blocked on a full channel holds the run back, and is interrupted by a cancel. If
+   * someone else closes the channel first, the next send fails the run. If the run cannot start (a
+   * one-shot source already used), the channel is failed with that exception too.
+   *
+   * @param channel receives the elements; the run closes or fails it at the end
+   * @return the running pipeline
+   * @throws IllegalStateException if this pipeline's one-shot source was already used
+   */
+  @SuppressWarnings("unchecked")
+  public RunHandle<T> runTo(Channel<? super T> channel) {
+    Objects.requireNonNull(channel, "channel");
+    RunListener closer =
+        new RunListener() {
+          @Override
+          public void onEnd(RunHandle<?> run, PipelineStats finalStats, Throwable failure) {
+            if (failure == null) {
+              channel.close();
+            } else {
+              channel.fail(failure);
+            }
+          }
+        };
+    List<RunListener> all = new ArrayList<>(listeners.size() + 1);
+    all.add(closer);
+    all.addAll(listeners);
+    Channel<Object> ch = (Channel<Object>) channel;
+    try {
+      return Run.start(node, timeout, all, ch::send);
+    } catch (RuntimeException e) {
+      channel.fail(e);
+      throw e;
+    }
   }
 
   @Override

@@ -65,35 +65,49 @@ final class RunScope {
 
   // ------------------------------------------------------------------ threads
 
-  /** Starts a thread of this run that runs {@code body} as part of stage {@code st}. */
-  void fork(StageCounters st, StageBody body) {
-    fork(st, body, null);
+  /**
+   * Starts a thread of this run that runs {@code body} as part of stage {@code st}.
+   *
+   * @return the thread, started
+   */
+  Thread fork(StageCounters st, StageBody body) {
+    return fork(st, body, null);
   }
 
   /**
    * Starts a thread of this run that runs {@code body} as part of stage {@code st}, then, once the
    * thread no longer counts as live, {@code afterExit} (which hands over its permit, so a new
    * thread is started only after this one stopped counting).
+   *
+   * @return the thread, started
    */
-  void fork(StageCounters st, StageBody body, Runnable afterExit) {
+  Thread fork(StageCounters st, StageBody body, Runnable afterExit) {
     live.incrementAndGet();
+    Region region = st.region;
     Thread t =
         Thread.ofVirtual()
             .name("millrace-" + id + "-" + st.name)
             .unstarted(
                 () -> {
                   try {
-                    if (!stopping) {
+                    if (!stopping && (region == null || !region.isCut())) {
                       body.run();
                     }
                   } catch (Throwable e) {
                     fail(st, e);
                   } finally {
+                    if (region != null) {
+                      region.removeThread(Thread.currentThread());
+                    }
                     exit(afterExit);
                   }
                 });
     threads.add(t);
+    if (region != null) {
+      region.addThread(t);
+    }
     t.start();
+    return t;
   }
 
   /** Gives back the starter's token: every stage is forked. */
@@ -116,6 +130,17 @@ final class RunScope {
     channels.add(ch);
     if (stopping) { // stop() either saw the channel or we see stopping
       ch.fail(stopCause);
+    }
+  }
+
+  /**
+   * Makes {@code ch} a buffer of stage {@code st}: failed when the run stops or when the stage's
+   * {@link Region} is cut.
+   */
+  void register(StageCounters st, Channel<?> ch) {
+    register(ch);
+    if (st.region != null) {
+      st.region.register(ch);
     }
   }
 
@@ -187,8 +212,15 @@ final class RunScope {
 
   // ------------------------------------------------------------------ stopping
 
-  /** A thread of stage {@code st} failed with {@code e}; the first outcome stops the run. */
+  /**
+   * A thread of stage {@code st} failed with {@code e}; the first outcome stops the run. Dropped if
+   * the stage's {@link Region} was cut (then it ended because the stage downstream of the region
+   * has what it needs, or failed too late to matter).
+   */
   void fail(StageCounters st, Throwable e) {
+    if (st.region != null && st.region.isCut()) {
+      return; // a consequence of the cut: the stage downstream has what it needs
+    }
     if (outcome.fail(st.name, e)) {
       stop();
     }
@@ -215,6 +247,11 @@ final class RunScope {
   /** {@return whether the run is stopping: a failure or cancellation was recorded} */
   boolean isStopping() {
     return stopping;
+  }
+
+  /** {@return whether stage {@code st} is stopping: the run is, or the stage's region was cut} */
+  boolean isStopping(StageCounters st) {
+    return stopping || (st.region != null && st.region.isCut());
   }
 
   // ------------------------------------------------------------------ the end

@@ -15,6 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
 final class StageCounters {
   final String name;
   private final Channel<Object> output;
+
+  /** The region the stage is in ({@code take}'s or {@code zip}'s upstream), or null for none. */
+  final Region region;
+
   final AtomicLong in = new AtomicLong();
   final AtomicLong out = new AtomicLong();
   final AtomicLong failed = new AtomicLong();
@@ -29,10 +33,12 @@ final class StageCounters {
    *
    * @param name the stage's unique name within its run
    * @param output the buffer the stage writes into, or {@code null} for the sink
+   * @param region the region the stage is in, or {@code null} for none
    */
-  StageCounters(String name, Channel<Object> output) {
+  StageCounters(String name, Channel<Object> output, Region region) {
     this.name = name;
     this.output = output;
+    this.region = region;
   }
 
   /** {@return the counters now; each is read on its own, so the set is not atomic} */

@@ -35,7 +35,15 @@ class StructuredTest {
     MAP_CONCURRENT_UNORDERED,
     BATCH_THEN_MAP,
     MERGE,
-    SINK
+    SINK,
+    TAKE,
+    TAKE_WHILE,
+    DROP,
+    THROTTLE,
+    MAP_CONCURRENT_PARTITIONED,
+    ALSO_TO,
+    ZIP,
+    TIMEOUT_EACH
   }
 
   static final class Calls {
@@ -70,6 +78,18 @@ class StructuredTest {
               src.map(i -> c.slow(i, e)),
               Pipeline.from(java.util.List.of(1, 2)).map(i -> c.slow(i, e)));
       case SINK -> src;
+      // on SUCCESS (50 elements) the take cuts its upstream while calls of the map are in flight
+      case TAKE -> src.map(i -> c.slow(i, e)).take(30);
+      case TAKE_WHILE -> src.map(i -> c.slow(i, e)).takeWhile(i -> i < 30);
+      case DROP -> src.drop(2).map(i -> c.slow(i, e));
+      case THROTTLE -> src.map(i -> c.slow(i, e)).throttle(2, Duration.ofMillis(10));
+      case MAP_CONCURRENT_PARTITIONED ->
+          src.mapConcurrentPartitioned(4, i -> i % 3, i -> c.slow(i, e));
+      case ALSO_TO -> src.alsoTo(i -> c.slow(i, e));
+      // on SUCCESS the left side ends and the zip cuts the endless right side mid-call
+      case ZIP -> src.zip(Pipeline.generate(() -> 0).map(i -> c.slow(i, e)), Integer::sum);
+      case TIMEOUT_EACH ->
+          src.mapConcurrent(4, i -> c.slow(i, e)).timeoutEach(Duration.ofSeconds(30));
     };
   }
 
