@@ -103,6 +103,7 @@ class OperatorsTest {
   void takeInterruptsUpstreamCallsThatWouldNeverReturn() {
     AtomicInteger inFlight = new AtomicInteger();
     AtomicInteger interrupted = new AtomicInteger();
+    CountDownLatch foreverStarted = new CountDownLatch(1);
     LiveRunThreads live = new LiveRunThreads();
     Bounded.within(
         Duration.ofSeconds(10),
@@ -117,10 +118,14 @@ class OperatorsTest {
                         @Override
                         public Integer apply(Integer i) throws Exception {
                           if (n.getAndIncrement() < 3) {
+                            // the first results wait until a call that never returns is in
+                            // flight, so take(3) always has one to interrupt
+                            foreverStarted.await();
                             return i;
                           }
                           inFlight.incrementAndGet();
                           try {
+                            foreverStarted.countDown();
                             sleepForever();
                             return i;
                           } catch (InterruptedException e) {
