@@ -152,7 +152,13 @@ class TornTailServiceTest {
                         + torn.end(),
                 kept.size(),
                 gone.size());
-        results.add(what);
+        results.add(
+            what
+                + "; the log: "
+                + logs.lines()
+                    .filter(l -> l.toLowerCase(java.util.Locale.ROOT).contains("torn tail"))
+                    .findFirst()
+                    .orElse("(no line about a torn tail)"));
         if (torn != null) {
           long droppedBytes = cut - torn.start();
           assertThat(logs)
