@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -56,9 +57,33 @@ class ServiceCrashTest {
   @Timeout(1200)
   void killNineAtRandomMomentsLosesNothingAcceptedAndStoresNothingTwice(String queue)
       throws Exception {
+    killNineUnderLoad(queue, false);
+  }
+
+  /**
+   * The same with a careful client: every request carries an {@code Idempotency-Key}, and one cut
+   * off by a kill is sent again with it to the restarted service until it gets an answer. An id
+   * stored twice then means the key was forgotten across the restart.
+   */
+  @ParameterizedTest(name = "queue {0}")
+  @MethodSource("queues")
+  @Timeout(1200)
+  @Disabled(
+      "FAILS on the disk queue as merged (a4d56b8), a known limitation: Idempotency-Keys are kept"
+          + " in memory only, so a request fsync'd just before a kill -9 and resent with its key to"
+          + " the restarted service is stored twice (seed 11, 20 rounds: 280 ids). Run it with"
+          + " -Dmillrace.servicecrash.rounds=20"
+          + " -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition")
+  void killNineWithClientsResendingUnderTheirIdempotencyKeysStoresNothingTwice(String queue)
+      throws Exception {
+    killNineUnderLoad(queue, true);
+  }
+
+  private void killNineUnderLoad(String queue, boolean keys) throws Exception {
     long seed = Long.getLong("millrace.crash.seed", System.nanoTime());
     Random random = new Random(seed);
-    System.out.printf("ServiceCrashTest [%s]: seed %d, rounds %d%n", queue, seed, ROUNDS);
+    String name = queue + (keys ? ", resending with keys" : "");
+    System.out.printf("ServiceCrashTest [%s]: seed %d, rounds %d%n", name, seed, ROUNDS);
     try (StandaloneStore store = StandaloneStore.start(dir.resolve("store"))) {
       int port = NatsServerProcess.freePort();
       Map<String, String> env = store.serviceEnv(dir.resolve("data"), queue);
@@ -67,7 +92,8 @@ class ServiceCrashTest {
       List<ServiceProcess> all = new ArrayList<>();
       String prefix = "sc" + Long.toString(Math.abs(seed % 1_000_000_000L), 36);
       long t0 = System.nanoTime();
-      try (CrashLoad load = new CrashLoad(() -> port, 4, 10, prefix, Duration.ofSeconds(90))) {
+      try (CrashLoad load =
+          new CrashLoad(() -> port, 4, 10, prefix, Duration.ofSeconds(90), keys)) {
         try {
           load.start();
           for (int r = 0; r < ROUNDS; r++) {
@@ -103,7 +129,7 @@ class ServiceCrashTest {
               "ServiceCrashTest [%s]: seed %d, rounds %d, accepted %d, lost %d, ids stored twice"
                   + " or more %d (%d extra lines), ambiguous %d (stored %d), stored but never"
                   + " sent %d; objects %d; load+kills %d ms, drain %d ms; %s%n  rounds: %s%n",
-              queue,
+              name,
               seed,
               ROUNDS,
               accepted.size(),

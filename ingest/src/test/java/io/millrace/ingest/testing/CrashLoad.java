@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
  * Load for crash tests, with exact accounting of what each request's outcome says about its
  * payloads. Client threads post requests of {@code perRequest} unique payloads ({@link
  * LoadClient#payload}, ids {@code <prefix>-<n>}) to whatever port {@code port} names at the time,
- * with no {@code Idempotency-Key}. Each request ends in exactly one of three ways:
+ * with no {@code Idempotency-Key} (unless {@code resendWithKey}). Each request ends in exactly one
+ * of three ways:
  *
  * <ul>
  *   <li><b>accepted</b>: a 202 with {@code "accepted": perRequest}. Its ids must be stored.
@@ -36,8 +37,13 @@ import java.util.regex.Pattern;
  *       all or nothing), or the connection was refused (the service is down or restarting).
  * </ul>
  *
- * Any other answer is a failure of the load. The load runs until {@link #stop()}; then each thread
- * finishes the request in hand (to one of the two ends) and ends.
+ * With {@code resendWithKey}, every request carries an {@code Idempotency-Key} of its own, and a
+ * request cut off without an answer is sent again with the same body and key, as a careful client
+ * would, until it gets a definite answer: then nothing is ambiguous, and an id stored twice means
+ * the key was not honoured (for example forgotten across a restart).
+ *
+ * <p>Any other answer is a failure of the load. The load runs until {@link #stop()}; then each
+ * thread finishes the request in hand (to one of the two ends) and ends.
  */
 public final class CrashLoad implements AutoCloseable {
   private static final Pattern ACCEPTED = Pattern.compile("\"accepted\"\\s*:\\s*(\\d+)");
@@ -47,6 +53,7 @@ public final class CrashLoad implements AutoCloseable {
   private final int perRequest;
   private final String prefix;
   private final Duration requestDeadline;
+  private final boolean resendWithKey;
   private final Set<String> accepted = ConcurrentHashMap.newKeySet();
   private final Set<String> ambiguous = ConcurrentHashMap.newKeySet();
   private final AtomicLong nextId = new AtomicLong();
@@ -54,6 +61,8 @@ public final class CrashLoad implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final ConcurrentHashMap<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
   private final LongAdder refused = new LongAdder();
+  private final LongAdder resent = new LongAdder();
+  private final LongAdder replayed = new LongAdder();
   private final ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
   private final List<Thread> workers = new ArrayList<>();
 
@@ -63,9 +72,17 @@ public final class CrashLoad implements AutoCloseable {
    * @param perRequest payloads per request
    * @param prefix of every id, unique per test run
    * @param requestDeadline how long one request may be retried before the load fails
+   * @param resendWithKey whether requests carry an {@code Idempotency-Key} and are sent again with
+   *     it after no answer
    */
   public CrashLoad(
-      IntSupplier port, int threads, int perRequest, String prefix, Duration requestDeadline) {
+      IntSupplier port,
+      int threads,
+      int perRequest,
+      String prefix,
+      Duration requestDeadline,
+      boolean resendWithKey) {
+    this.resendWithKey = resendWithKey;
     this.port = port;
     this.threads = threads;
     this.perRequest = perRequest;
@@ -92,14 +109,15 @@ public final class CrashLoad implements AutoCloseable {
           ids.add(id);
           body.append(i == 0 ? "" : ",").append(LoadClient.payload(id));
         }
-        send(ids, utf8(body.append("]}").toString()));
+        send(ids, utf8(body.append("]}").toString()), prefix + "-k" + first);
       }
     } catch (Throwable t) {
       failures.add(t);
     }
   }
 
-  private void send(List<String> ids, byte[] body) throws Exception {
+  private void send(List<String> ids, byte[] body, String key) throws Exception {
+    Map<String, String> headers = resendWithKey ? Map.of("Idempotency-Key", key) : Map.of();
     long deadline = System.nanoTime() + requestDeadline.toNanos();
     for (int attempt = 0; ; attempt++) {
       if (closed.get()) {
@@ -109,30 +127,34 @@ public final class CrashLoad implements AutoCloseable {
       int p = port.getAsInt();
       RawHttp.Response resp;
       try {
-        resp = RawHttp.post(p, "application/json", body, Map.of());
+        resp = RawHttp.post(p, "application/json", body, headers);
       } catch (ConnectException e) {
         refused.increment(); // never reached a listener: nothing admitted
         resp = null;
       } catch (IOException e) {
-        count(-1);
-        ambiguous.addAll(ids);
-        return;
+        resp = new RawHttp.Response(-1, Map.of(), new byte[0]);
       }
       if (resp != null) {
         count(resp.status());
         if (resp.status() == -1) {
-          ambiguous.addAll(ids);
-          return;
+          if (!resendWithKey) {
+            ambiguous.addAll(ids);
+            return;
+          }
+          resent.increment(); // no answer: the same body with the same key again
         }
         if (resp.status() == 202) {
           Matcher m = ACCEPTED.matcher(resp.text());
           if (!m.find() || Integer.parseInt(m.group(1)) != ids.size()) {
             throw new AssertionError("202 without \"accepted\":" + ids.size() + ": " + resp);
           }
+          if (resp.text().contains("\"replayed\":true")) {
+            replayed.increment();
+          }
           accepted.addAll(ids);
           return;
         }
-        if (resp.status() != 429 && resp.status() != 503) {
+        if (resp.status() != 429 && resp.status() != 503 && resp.status() != -1) {
           throw new AssertionError("port " + p + " answered " + resp);
         }
       }
@@ -205,7 +227,13 @@ public final class CrashLoad implements AutoCloseable {
         + ", answers by status "
         + s
         + ", connections refused "
-        + refused.sum();
+        + refused.sum()
+        + (resendWithKey
+            ? ", resent with their key after no answer "
+                + resent.sum()
+                + ", 202s saying replayed "
+                + replayed.sum()
+            : "");
   }
 
   @Override
