@@ -30,7 +30,7 @@ hold_build_lock "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-PAYLOADS_LUA=${1:-${PAYLOADS_LUA:-$ROOT/../shared/bench/payloads.lua}}
+PAYLOADS_LUA=${1:-${PAYLOADS_LUA:-$HERE/payloads.lua}}
 DURATION=${DURATION:-20}; WARMUP=${WARMUP:-5}; PORT=${PORT:-18090}; NATS_PORT=${NATS_PORT:-14333}
 NODE_CPU=${NODE_CPU:-0}; JAVA_OPTS=${JAVA_OPTS:--Xmx256m}
 NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}

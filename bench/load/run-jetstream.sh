@@ -34,7 +34,7 @@
 # build or other measurement overlaps it):
 #   bench/load/run-jetstream.sh [path/to/payloads.lua]
 # Environment:
-#   PAYLOADS_LUA  workload (default: <repo>/../shared/bench/payloads.lua; arg 1 wins)
+#   PAYLOADS_LUA  workload (default: bench/load/payloads.lua, the canonical workload; arg 1 wins)
 #   NATS_URL=nats://127.0.0.1:4222   the JetStream server (must run already; not started here)
 #   DURATION=30  measured window, seconds    WARMUP=10  warm-up, seconds
 #   CATCHUP=120  at most this long to wait for the workers to store the backlog after the load
@@ -50,7 +50,7 @@ hold_build_lock "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-PAYLOADS_LUA=${1:-${PAYLOADS_LUA:-$ROOT/../shared/bench/payloads.lua}}
+PAYLOADS_LUA=${1:-${PAYLOADS_LUA:-$HERE/payloads.lua}}
 PAYLOADS_LUA=$(cd "$(dirname "$PAYLOADS_LUA")" && pwd)/$(basename "$PAYLOADS_LUA")
 NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 DURATION=${DURATION:-30}; WARMUP=${WARMUP:-10}; CATCHUP=${CATCHUP:-120}

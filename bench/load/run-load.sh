@@ -23,7 +23,7 @@
 # build or other measurement overlaps it):
 #   bench/load/run-load.sh [path/to/payloads.lua]
 # Environment:
-#   PAYLOADS_LUA  workload (default: <repo>/../shared/bench/payloads.lua; arg 1 wins)
+#   PAYLOADS_LUA  workload (default: bench/load/payloads.lua, the canonical workload; arg 1 wins)
 #   FIXED_LUA     fixed-body workload for the nginx ceiling (default: beside PAYLOADS_LUA)
 #   DURATION=60   measured batched run, seconds     WARMUP=10     warm-up, seconds
 #   CEIL_DURATION=15  each ceiling run, seconds     PP_DURATION=20  per-payload run, seconds
@@ -43,7 +43,7 @@ hold_build_lock "$@"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-PAYLOADS_LUA=${1:-${PAYLOADS_LUA:-$ROOT/../shared/bench/payloads.lua}}
+PAYLOADS_LUA=${1:-${PAYLOADS_LUA:-$HERE/payloads.lua}}
 PAYLOADS_LUA=$(cd "$(dirname "$PAYLOADS_LUA")" && pwd)/$(basename "$PAYLOADS_LUA")
 FIXED_LUA=${FIXED_LUA:-$(dirname "$PAYLOADS_LUA")/fixed-body.lua}
 DURATION=${DURATION:-60}; WARMUP=${WARMUP:-10}; CEIL_DURATION=${CEIL_DURATION:-15}
