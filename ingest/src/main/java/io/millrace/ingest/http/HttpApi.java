@@ -1,10 +1,14 @@
 package io.millrace.ingest.http;
 
 import io.helidon.http.DirectHandler;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.encoding.ContentEncodingContext;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.DirectHandlers;
+import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http1.Http1Config;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
@@ -39,7 +43,8 @@ public final class HttpApi {
 
   /** Adds the routes: payloads, probes, and a 404 problem for anything else. */
   public void routing(HttpRouting.Builder r) {
-    r.register(payloads, probes)
+    r.addFilter(HttpApi::closeWhenAsked)
+        .register(payloads, probes)
         .any(
             (req, res) ->
                 replies.problem(res, new Problem.NotFound("no resource at " + req.path().path())));
@@ -66,6 +71,24 @@ public final class HttpApi {
     return ws;
   }
 
+  /**
+   * Ends the connection after this exchange when the request or the response says {@code
+   * Connection: close}: Helidon writes the header but would keep reading the socket.
+   */
+  private static void closeWhenAsked(FilterChain chain, RoutingRequest req, RoutingResponse res) {
+    try {
+      chain.proceed();
+    } finally {
+      if (req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)
+          || res.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+        Http1Session session = Http1Session.current();
+        if (session != null) {
+          session.endAfterThisExchange();
+        }
+      }
+    }
+  }
+
   private WebServer server() {
     DirectHandler direct = Problems.serverRejections(metrics);
     DirectHandlers.Builder dh = DirectHandlers.builder();
@@ -83,8 +106,11 @@ public final class HttpApi {
                     c.contentEncodingsDiscoverServices(false)
                         .contentEncodings(PassThroughEncodings.all())))
         .directHandlers(dh.build())
-        .addProtocol(
-            Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
+        // one selector for HTTP/1.1 and HTTP/1.0 (which Helidon alone rejects); no other protocol
+        .protocolsDiscoverServices(false)
+        .addConnectionSelector(
+            new Http1Selector(
+                Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build()))
         .routing(this::routing)
         .build();
   }
