@@ -32,6 +32,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 final class Http1Selector implements ServerConnectionSelector {
   private static final byte[] HTTP_1_0_EOL = " HTTP/1.0\r".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] HTTP_1_1_EOL = " HTTP/1.1\r".getBytes(StandardCharsets.US_ASCII);
 
   private final Http1ConnectionSelector http11;
   private final int maxPrologue;
@@ -71,24 +72,36 @@ final class Http1Selector implements ServerConnectionSelector {
   @Override
   public ServerConnection connection(ConnectionContext ctx) {
     Http1Session session = new Http1Session();
-    if (!firstLineEndsWith(ctx.dataReader(), HTTP_1_0_EOL)) {
-      session.connection(http11.connection(ctx));
-      return session;
+    switch (firstLine(ctx.dataReader())) {
+      case HTTP_1_1, TOO_LONG -> session.connection(http11.connection(ctx)); // 414 if too long
+      case HTTP_1_0 -> {
+        ConcurrentLinkedQueue<Http10Exchange> exchanges = new ConcurrentLinkedQueue<>();
+        DataReader reader =
+            DataReader.create(
+                new Http10Requests(ctx.dataReader(), exchanges, hostOf(ctx), maxHead));
+        Http10Responses writer =
+            new Http10Responses(ctx.dataWriter(), exchanges, session::endAfterThisExchange);
+        session.connection(http11.connection(new Http10Context(ctx, reader, writer)));
+      }
+      case OTHER -> // as Helidon does when no selector knows the protocol
+          throw new CloseConnectionException("No suitable connection provider");
     }
-    ConcurrentLinkedQueue<Http10Exchange> exchanges = new ConcurrentLinkedQueue<>();
-    DataReader reader =
-        DataReader.create(new Http10Requests(ctx.dataReader(), exchanges, hostOf(ctx), maxHead));
-    Http10Responses writer =
-        new Http10Responses(ctx.dataWriter(), exchanges, session::endAfterThisExchange);
-    session.connection(http11.connection(new Http10Context(ctx, reader, writer)));
     return session;
   }
 
+  /** What a connection's first line says. */
+  private enum FirstLine {
+    HTTP_1_0,
+    HTTP_1_1,
+    TOO_LONG,
+    OTHER
+  }
+
   /**
-   * {@return whether the first line ends with {@code eol} (which holds the CR)}; reads until the
-   * first LF or {@link #maxPrologue} bytes, without consuming anything
+   * {@return what the first line is}; reads until the first LF or {@link #maxPrologue} bytes,
+   * without consuming anything
    */
-  private boolean firstLineEndsWith(DataReader reader, byte[] eol) {
+  private FirstLine firstLine(DataReader reader) {
     try {
       reader.ensureAvailable();
       int n = reader.available();
@@ -96,16 +109,18 @@ final class Http1Selector implements ServerConnectionSelector {
         BufferData b = reader.getBuffer(n);
         int lf = b.indexOf(Bytes.LF_BYTE);
         if (lf >= 0) {
-          if (lf < eol.length) {
-            return false;
+          if (lf < HTTP_1_0_EOL.length) {
+            return FirstLine.OTHER;
           }
-          b.skip(lf - eol.length);
-          byte[] tail = new byte[eol.length];
+          b.skip(lf - HTTP_1_0_EOL.length);
+          byte[] tail = new byte[HTTP_1_0_EOL.length];
           b.read(tail);
-          return Arrays.equals(tail, eol);
+          return Arrays.equals(tail, HTTP_1_0_EOL)
+              ? FirstLine.HTTP_1_0
+              : Arrays.equals(tail, HTTP_1_1_EOL) ? FirstLine.HTTP_1_1 : FirstLine.OTHER;
         }
         if (n > maxPrologue) {
-          return false; // Helidon rejects it
+          return FirstLine.TOO_LONG;
         }
         reader.getBuffer(n + 1); // blocks for more
         n = reader.available();
