@@ -25,8 +25,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * Http10Responses}); any other connection gets Helidon's HTTP/1.1 connection as it is. Either runs
  * in an {@link Http1Session}, so that a response with {@code Connection: close} closes the socket.
  * The first line is looked at once per connection; requests on an HTTP/1.1 connection pay nothing
- * more. It is the selector for ALPN's {@code http/1.1} too, and the client's first line decides
- * there as well, so HTTP/1.0 works over TLS with or without ALPN.
+ * more. It is the selector for ALPN's {@code http/1.1} and {@code http/1.0} too, and the client's
+ * first line decides there as well, so HTTP/1.0 works over TLS with or without ALPN.
  *
  * <p>Immutable; {@link #connection} runs on the new connection's thread.
  */
@@ -66,7 +66,9 @@ final class Http1Selector implements ServerConnectionSelector {
 
   @Override
   public Set<String> supportedApplicationProtocols() {
-    return Set.of("http/1.1");
+    // "http/1.0" too: without it a client offering only that (curl --http1.0) fails the handshake,
+    // as Helidon answers an ALPN offer it cannot take with no_application_protocol
+    return Set.of("http/1.1", "http/1.0");
   }
 
   @Override

@@ -4,6 +4,7 @@ import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderValues;
 import io.helidon.http.encoding.ContentEncodingContext;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
@@ -51,13 +52,17 @@ public final class HttpApi {
   }
 
   /**
-   * Starts a server with this routing on the configured address; it serves at once.
+   * Starts a server with this routing on the configured address; it serves at once. With {@code
+   * MILLRACE_TLS_CERT} and {@code MILLRACE_TLS_KEY} it serves TLS ({@link ListenerTls}) and reloads
+   * it when the files change, until the server stops.
    *
    * @return the running server (its own shutdown hook off: the service stops it)
-   * @throws IOException if it cannot listen (the message names the address)
+   * @throws IOException if it cannot listen (the message names the address), or a TLS file is
+   *     missing or wrong (the message names the variable and the file)
    */
   public WebServer startServer() throws IOException {
-    WebServer ws = server().start();
+    ListenerTls tls = config.tls() ? ListenerTls.load(config) : null;
+    WebServer ws = server(tls).start();
     if (!ws.isRunning() || ws.port() <= 0) {
       // Helidon logs the bind failure and returns a server that is not running
       ws.stop();
@@ -67,6 +72,9 @@ public final class HttpApi {
               + ":"
               + config.port()
               + " (is the port in use? set MILLRACE_PORT)");
+    }
+    if (tls != null) {
+      tls.watch(ws);
     }
     return ws;
   }
@@ -89,14 +97,17 @@ public final class HttpApi {
     }
   }
 
-  private WebServer server() {
+  private WebServer server(ListenerTls tls) {
     DirectHandler direct = Problems.serverRejections(metrics);
     DirectHandlers.Builder dh = DirectHandlers.builder();
     for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
       dh.addHandler(t, direct);
     }
-    return WebServer.builder()
-        .host(config.host())
+    WebServerConfig.Builder b = WebServer.builder();
+    if (tls != null) {
+      b.tls(tls.tls());
+    }
+    return b.host(config.host())
         .port(config.port())
         .shutdownHook(false)
         .maxPayloadSize(config.maxBodyBytes())
