@@ -116,7 +116,9 @@ class Http10ClientsTest {
         assertThat(r.non2xx()).as("keep-alive %s: %s", keepAlive, r.output()).isZero();
         // an empty reply (what Helidon alone gives HTTP/1.0) is no failure to ab: the length of
         // {"accepted":3} says the answers were 202s
-        assertThat(r.output()).as("ab's document length").containsPattern("Document Length: +14 bytes");
+        assertThat(r.output())
+            .as("ab's document length")
+            .containsPattern("Document Length: +14 bytes");
         accepted += r.complete() - r.non2xx();
       }
       long expected = accepted;
