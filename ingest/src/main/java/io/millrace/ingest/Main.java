@@ -46,7 +46,7 @@ public final class Main {
     }
     long ms = (System.nanoTime() - t0) / 1_000_000;
     String host = config.host().equals("0.0.0.0") ? "localhost" : config.host();
-    String url = "http://" + host + ":" + service.port();
+    String url = (config.tls() ? "https://" : "http://") + host + ":" + service.port();
     StringBuilder sb = new StringBuilder();
     sb.append("millrace-ingest ready in ")
         .append(ms)

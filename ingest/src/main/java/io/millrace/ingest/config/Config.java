@@ -33,6 +33,14 @@ public final class Config {
               + " needs a shared queue: set MILLRACE_QUEUE to"
               + " nats://host:port (with MILLRACE_QUEUE=disk or memory the only role is all)");
     }
+    if ((tlsCert() == null) != (tlsKey() == null)) {
+      throw new ConfigException(
+          "MILLRACE_TLS_CERT and MILLRACE_TLS_KEY go together: set both (TLS) or neither");
+    }
+    if (tlsClientCa() != null && tlsCert() == null) {
+      throw new ConfigException(
+          "MILLRACE_TLS_CLIENT_CA needs TLS: set MILLRACE_TLS_CERT and MILLRACE_TLS_KEY too");
+    }
     if (nats.subject().equals(nats.deadSubject())) {
       throw new ConfigException(
           "MILLRACE_NATS_DEAD_SUBJECT must differ from MILLRACE_NATS_SUBJECT");
@@ -152,6 +160,31 @@ public final class Config {
   /** {@return the HTTP port; 0 picks a free one} */
   public int port() {
     return get(Settings.PORT);
+  }
+
+  /** {@return whether the listener serves TLS ({@link #tlsCert()} and {@link #tlsKey()} set)} */
+  public boolean tls() {
+    return tlsCert() != null;
+  }
+
+  /** {@return the PEM certificate chain the listener serves, or null without TLS; absolute} */
+  public Path tlsCert() {
+    return get(Settings.TLS_CERT);
+  }
+
+  /** {@return the PEM private key of {@link #tlsCert()}, or null without TLS; absolute} */
+  public Path tlsKey() {
+    return get(Settings.TLS_KEY);
+  }
+
+  /** {@return the PEM CA certificates client certificates must chain to, or null: none asked} */
+  public Path tlsClientCa() {
+    return get(Settings.TLS_CLIENT_CA);
+  }
+
+  /** {@return how often the TLS files are checked for changes} */
+  public long tlsReloadMs() {
+    return get(Settings.TLS_RELOAD_MS);
   }
 
   /** {@return how payloads become objects} */

@@ -48,6 +48,38 @@ final class Settings {
           Setting.nonEmpty());
   static final Setting<Integer> PORT =
       intIn("MILLRACE_PORT", 8080, 0, 65535, "HTTP port (0 picks a free one)");
+  static final Setting<Path> TLS_CERT =
+      add(
+          "MILLRACE_TLS_CERT",
+          "",
+          "empty or a PEM file",
+          "certificate chain the listener serves (TLS on with MILLRACE_TLS_KEY); reloaded when it"
+              + " changes",
+          Settings::optionalFile,
+          Settings::shownFile);
+  static final Setting<Path> TLS_KEY =
+      add(
+          "MILLRACE_TLS_KEY",
+          "",
+          "empty or a PEM file (PKCS#8, or PKCS#1 RSA), unencrypted",
+          "private key of MILLRACE_TLS_CERT",
+          Settings::optionalFile,
+          Settings::shownFile);
+  static final Setting<Path> TLS_CLIENT_CA =
+      add(
+          "MILLRACE_TLS_CLIENT_CA",
+          "",
+          "empty or a PEM file of CA certificates",
+          "when set, every client must present a certificate these CAs signed",
+          Settings::optionalFile,
+          Settings::shownFile);
+  static final Setting<Long> TLS_RELOAD_MS =
+      longIn(
+          "MILLRACE_TLS_RELOAD_MS",
+          5000,
+          100,
+          3_600_000,
+          "how often the TLS files are checked; changed files are reloaded");
   static final Setting<Mode> MODE =
       add(
           "MILLRACE_MODE",
@@ -364,6 +396,14 @@ final class Settings {
       keys.add(t);
     }
     return List.copyOf(keys);
+  }
+
+  private static Path optionalFile(Setting<?> s, String v) {
+    return v.isEmpty() ? null : Path.of(v).toAbsolutePath().normalize();
+  }
+
+  private static String shownFile(Path p) {
+    return p == null ? "" : p.toString();
   }
 
   private static URI uri(String v) {

@@ -1,10 +1,15 @@
 package io.millrace.ingest.http;
 
 import io.helidon.http.DirectHandler;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.encoding.ContentEncodingContext;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.DirectHandlers;
+import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http1.Http1Config;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
@@ -39,20 +44,25 @@ public final class HttpApi {
 
   /** Adds the routes: payloads, probes, and a 404 problem for anything else. */
   public void routing(HttpRouting.Builder r) {
-    r.register(payloads, probes)
+    r.addFilter(HttpApi::closeWhenAsked)
+        .register(payloads, probes)
         .any(
             (req, res) ->
                 replies.problem(res, new Problem.NotFound("no resource at " + req.path().path())));
   }
 
   /**
-   * Starts a server with this routing on the configured address; it serves at once.
+   * Starts a server with this routing on the configured address; it serves at once. With {@code
+   * MILLRACE_TLS_CERT} and {@code MILLRACE_TLS_KEY} it serves TLS ({@link ListenerTls}) and reloads
+   * it when the files change, until the server stops.
    *
    * @return the running server (its own shutdown hook off: the service stops it)
-   * @throws IOException if it cannot listen (the message names the address)
+   * @throws IOException if it cannot listen (the message names the address), or a TLS file is
+   *     missing or wrong (the message names the variable and the file)
    */
   public WebServer startServer() throws IOException {
-    WebServer ws = server().start();
+    ListenerTls tls = config.tls() ? ListenerTls.load(config) : null;
+    WebServer ws = server(tls).start();
     if (!ws.isRunning() || ws.port() <= 0) {
       // Helidon logs the bind failure and returns a server that is not running
       ws.stop();
@@ -63,17 +73,41 @@ public final class HttpApi {
               + config.port()
               + " (is the port in use? set MILLRACE_PORT)");
     }
+    if (tls != null) {
+      tls.watch(ws);
+    }
     return ws;
   }
 
-  private WebServer server() {
+  /**
+   * Ends the connection after this exchange when the request or the response says {@code
+   * Connection: close}: Helidon writes the header but would keep reading the socket.
+   */
+  private static void closeWhenAsked(FilterChain chain, RoutingRequest req, RoutingResponse res) {
+    try {
+      chain.proceed();
+    } finally {
+      if (req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)
+          || res.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+        Http1Session session = Http1Session.current();
+        if (session != null) {
+          session.endAfterThisExchange();
+        }
+      }
+    }
+  }
+
+  private WebServer server(ListenerTls tls) {
     DirectHandler direct = Problems.serverRejections(metrics);
     DirectHandlers.Builder dh = DirectHandlers.builder();
     for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
       dh.addHandler(t, direct);
     }
-    return WebServer.builder()
-        .host(config.host())
+    WebServerConfig.Builder b = WebServer.builder();
+    if (tls != null) {
+      b.tls(tls.tls());
+    }
+    return b.host(config.host())
         .port(config.port())
         .shutdownHook(false)
         .maxPayloadSize(config.maxBodyBytes())
@@ -83,8 +117,11 @@ public final class HttpApi {
                     c.contentEncodingsDiscoverServices(false)
                         .contentEncodings(PassThroughEncodings.all())))
         .directHandlers(dh.build())
-        .addProtocol(
-            Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build())
+        // one selector for HTTP/1.1 and HTTP/1.0 (which Helidon alone rejects); no other protocol
+        .protocolsDiscoverServices(false)
+        .addConnectionSelector(
+            new Http1Selector(
+                Http1Config.builder().maxHeadersSize(16 * 1024).maxPrologueLength(4096).build()))
         .routing(this::routing)
         .build();
   }
