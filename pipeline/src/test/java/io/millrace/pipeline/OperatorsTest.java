@@ -117,6 +117,11 @@ class OperatorsTest {
                         @Override
                         public Integer apply(Integer i) throws Exception {
                           if (n.getAndIncrement() < 3) {
+                            // hand the take its 3 elements only once a call it must stop runs
+                            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                            while (inFlight.get() == 0 && System.nanoTime() < deadline) {
+                              Thread.sleep(1);
+                            }
                             return i;
                           }
                           inFlight.incrementAndGet();
