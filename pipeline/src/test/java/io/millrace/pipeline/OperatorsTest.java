@@ -103,7 +103,6 @@ class OperatorsTest {
   void takeInterruptsUpstreamCallsThatWouldNeverReturn() {
     AtomicInteger inFlight = new AtomicInteger();
     AtomicInteger interrupted = new AtomicInteger();
-    CountDownLatch foreverStarted = new CountDownLatch(1);
     LiveRunThreads live = new LiveRunThreads();
     Bounded.within(
         Duration.ofSeconds(10),
@@ -118,14 +117,15 @@ class OperatorsTest {
                         @Override
                         public Integer apply(Integer i) throws Exception {
                           if (n.getAndIncrement() < 3) {
-                            // the first results wait until a call that never returns is in
-                            // flight, so take(3) always has one to interrupt
-                            foreverStarted.await();
+                            // hand the take its 3 elements only once a call it must stop runs
+                            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                            while (inFlight.get() == 0 && System.nanoTime() < deadline) {
+                              Thread.sleep(1);
+                            }
                             return i;
                           }
                           inFlight.incrementAndGet();
                           try {
-                            foreverStarted.countDown();
                             sleepForever();
                             return i;
                           } catch (InterruptedException e) {
