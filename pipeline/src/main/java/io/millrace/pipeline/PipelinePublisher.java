@@ -84,8 +84,8 @@ final class PipelinePublisher<T> implements Flow.Publisher<T> {
         terminate(e);
         return;
       }
-      run = h;
-      if (stopped()) { // cancel() or request(0) ran before run was set: they saw no run
+      run = h; // onStart set it already
+      if (stopped()) { // cancel() or request(0) may have run before run was set: saw no run
         h.cancel();
       }
     }
@@ -145,7 +145,10 @@ final class PipelinePublisher<T> implements Flow.Publisher<T> {
         lock.lockInterruptibly();
         try {
           while (demand.get() == 0) {
-            demanded.await(); // cancel and request(0) stop the run, which interrupts this wait
+            if (((Run<T>) run).isStopping()) {
+              return; // onNext swallowed the stop's interrupt: stop all the same
+            }
+            demanded.await(); // the run's stop (cancel, request(0), a failure) interrupts it
           }
         } finally {
           lock.unlock();
@@ -168,6 +171,12 @@ final class PipelinePublisher<T> implements Flow.Publisher<T> {
         }
         throw t instanceof Exception e ? e : new IllegalStateException("onNext threw", t);
       }
+    }
+
+    @SuppressWarnings("unchecked")
+    @Override
+    public void onStart(RunHandle<?> r) {
+      run = (RunHandle<T>) r; // before any stage thread is forked: the sink sees it
     }
 
     @Override

@@ -77,7 +77,10 @@ final class PublisherSourceStage implements StageBody {
             && r.failure == null
             && !r.publisherDone
             && (s != null || r.subscription == null)) {
-          r.changed.await();
+          if (scope.isStopping()) {
+            return; // the publisher's request swallowed the stop's interrupt: stop all the same
+          }
+          r.changed.await(); // the run's stop interrupts it
         }
         failed = r.failure;
         if (s == null && r.subscription != null && failed == null && !r.publisherDone) {

@@ -154,6 +154,15 @@ final class Run<T> implements RunHandle<T> {
     return new PipelineStats(out);
   }
 
+  /**
+   * {@return whether the run is stopping} For a stage that waits on something of its own (not a
+   * buffer of the run, which the stop fails): user code it called may have swallowed the stop's
+   * interrupt, so it checks this before it waits.
+   */
+  boolean isStopping() {
+    return scope.isStopping();
+  }
+
   /** {@return how many threads of this run count as running now} See {@link RunScope}. */
   int liveThreads() {
     return scope.liveThreads();

@@ -379,6 +379,36 @@ class FlowInteropTest {
     }
   }
 
+  @Test
+  void aSubscriberThatSwallowsTheStopsInterruptStillLetsTheRunEnd() throws Exception {
+    LiveRunThreads live = new LiveRunThreads();
+    RecordingSubscriber<Integer> sub =
+        new RecordingSubscriber<>(
+            1,
+            (s, x) -> {
+              try {
+                Thread.sleep(500); // the run fails meanwhile; its interrupt lands here
+              } catch (InterruptedException swallowed) {
+                // and is swallowed: the sink must not then wait for demand for ever
+              }
+            });
+    Pipeline<Integer> failsSoon =
+        Pipeline.generate(
+            () -> {
+              Thread.sleep(100);
+              throw new IllegalStateException("planned");
+            });
+    Pipeline.merge(Pipeline.generate(() -> 1), failsSoon)
+        .withListener(live)
+        .toPublisher()
+        .subscribe(sub);
+    sub.awaitTerminal(LIMIT);
+    assertThat(sub.error.get()).isInstanceOf(PipelineException.class);
+    awaitNoThreads(live);
+    assertThat(sub.size()).isEqualTo(1);
+    assertThat(sub.violations()).isEmpty();
+  }
+
   // ------------------------------------------------------------------ from(Flow.Publisher)
 
   @Test
@@ -619,6 +649,43 @@ class FlowInteropTest {
             });
     assertThat(cancelled).isTrue();
     assertThat(requests).hasValue(0);
+  }
+
+  @Test
+  void aPublisherThatSwallowsTheStopsInterruptStillLetsTheRunEnd() throws Exception {
+    LiveRunThreads live = new LiveRunThreads();
+    AtomicBoolean cancelled = new AtomicBoolean();
+    Flow.Publisher<Integer> swallows =
+        s ->
+            s.onSubscribe(
+                new Flow.Subscription() {
+                  @Override
+                  public void request(long n) {
+                    try {
+                      Thread.sleep(500); // on the source's thread; the run fails meanwhile
+                    } catch (InterruptedException swallowed) {
+                      // swallowed: the source must not then wait for elements for ever
+                    }
+                  }
+
+                  @Override
+                  public void cancel() {
+                    cancelled.set(true);
+                  }
+                });
+    Pipeline<Integer> failsSoon =
+        Pipeline.generate(
+            () -> {
+              Thread.sleep(100);
+              throw new IllegalStateException("planned");
+            });
+    RunHandle<Integer> run =
+        Pipeline.merge(Pipeline.from(swallows), failsSoon).withListener(live).start(x -> {});
+    assertThatThrownBy(() -> assertThat(run.join(LIMIT)).as("ended in time").isTrue())
+        .isInstanceOf(PipelineException.class)
+        .hasMessageContaining("generate");
+    awaitNoThreads(live);
+    assertThat(cancelled).isTrue();
   }
 
   // ------------------------------------------------------------------ helpers
