@@ -27,9 +27,10 @@ import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
  * never opens, the shutdown waits for the start to end and stops what it started.
  *
  * <p>Shutdown: readiness and admission answer 503 at once; the workers drain the queue up to {@code
- * MILLRACE_DRAIN_TIMEOUT_MS}; with the in-memory queue, whatever is still not stored is written to
- * {@code <dataDir>/spill/} and the next start replays it; with JetStream, it is given back to the
- * stream at once (another worker takes it). Then the HTTP server and the store stop.
+ * MILLRACE_DRAIN_TIMEOUT_MS}; with the local log (the default), whatever is still not stored stays
+ * in it and the next start replays it; with the in-memory queue, it is written to {@code
+ * <dataDir>/spill/} and the next start replays it; with JetStream, it is given back to the stream
+ * at once (another worker takes it). Then the HTTP server and the store stop.
  *
  * <p>Thread-safe: {@link #startUp()} and {@link #shutdown()} hold one lock; the accessors of the
  * parts are for after the start.

@@ -7,9 +7,11 @@ import java.util.Optional;
  * ingest node's queue has an {@link Intake} and no {@link JobSource}; a worker's the reverse; a
  * process that does both has both.
  *
- * <p>Implementations: {@code queue.memory.MemoryJobQueue} (this process only; spill files at
- * shutdown) and {@code queue.jetstream.JetStreamJobQueue} (NATS JetStream: durable, shared by many
- * processes). A new one implements these interfaces and joins the queue contract test.
+ * <p>Implementations: {@code queue.disk.DiskJobQueue} (the default: a durable log on local disk,
+ * 202 after fsync, replayed at start), {@code queue.memory.MemoryJobQueue} (this process only;
+ * spill files at shutdown) and {@code queue.jetstream.JetStreamJobQueue} (NATS JetStream: durable,
+ * shared by many processes). A new one implements these interfaces and joins the queue contract
+ * test.
  */
 public interface JobQueue extends AutoCloseable {
 
