@@ -443,8 +443,10 @@ class HttpContractTest {
           .isEqualTo(202);
       CompletableFuture<IngestService.ShutdownReport> down =
           CompletableFuture.supplyAsync(s::shutdown);
-      long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
-      while (RawHttp.get(p, "/readyz").status() != 503 && System.nanoTime() < deadline) {
+      // wait for shutdown itself: /readyz may be 503 earlier because the store is unreachable
+      long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (!RawHttp.get(p, "/readyz").text().contains("shutting down")
+          && System.nanoTime() < deadline) {
         Thread.sleep(10);
       }
       var r = RawHttp.post(p, JSON, utf8("{\"payloads\":[2]}"));

@@ -332,6 +332,7 @@ class AdaptiveConcurrencyTest {
     AtomicInteger violations = new AtomicInteger();
     CountDownLatch holdersIn = new CountDownLatch(32);
     CountDownLatch letGo = new CountDownLatch(1);
+    CountDownLatch cut = new CountDownLatch(1);
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < 32; i++) {
       boolean first = i == 0;
@@ -344,8 +345,14 @@ class AdaptiveConcurrencyTest {
                       holding.incrementAndGet();
                       holdersIn.countDown();
                       letGo.await();
+                      if (!first) {
+                        cut.await(); // the cut comes first, else others would get in under 32
+                      }
                       holding.decrementAndGet();
                       ac.release(0, first ? UploadOutcome.THROTTLED : UploadOutcome.IGNORED);
+                      if (first) {
+                        cut.countDown();
+                      }
                     } catch (InterruptedException e) {
                       throw new AssertionError(e);
                     }
