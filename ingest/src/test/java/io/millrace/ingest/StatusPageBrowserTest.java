@@ -84,12 +84,24 @@ class StatusPageBrowserTest {
                     1500,
                     Duration.ofSeconds(120))
                 .start();
+        Throwable failed = null;
         try {
           laptop(browser, url, proxy);
           phone(browser, url);
+        } catch (Exception | Error e) {
+          failed = e;
+          throw e;
         } finally {
+          proxy.fault(FaultProxy.Fault.NONE); // so the requests in hand can end
           load.stop();
-          load.await(Duration.ofSeconds(150));
+          try {
+            load.await(Duration.ofSeconds(150));
+          } catch (Exception | Error e) {
+            if (failed == null) {
+              throw e;
+            }
+            failed.addSuppressed(e); // the page's failure stays the one reported
+          }
         }
         load.checkNoFailure();
         Set<String> accepted = load.accepted();
