@@ -60,6 +60,11 @@ public final class IngestService implements AutoCloseable {
     this.config = config;
     this.externalCredentials = externalCredentials;
     this.workersStore = workersStore;
+    State state = new State();
+    metrics.gauge(
+        "millrace_ready",
+        "1 while GET /readyz answers 200 (serving, every readiness check passes), else 0",
+        () -> state.phase() == Phase.SERVING && state.notReadyReasons().isEmpty() ? 1 : 0);
   }
 
   /**
@@ -166,6 +171,12 @@ public final class IngestService implements AutoCloseable {
     public List<String> notReadyReasons() {
       ServiceParts p = parts;
       return p == null ? List.of() : p.notReadyReasons(); // while starting, the phase says it
+    }
+
+    @Override
+    public List<Check> checks() {
+      ServiceParts p = parts;
+      return p == null ? List.of() : p.checks();
     }
   }
 

@@ -26,6 +26,7 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -101,7 +102,9 @@ final class ServiceParts {
       parts.closeAll(e);
       throw e;
     }
-    return new ServiceParts(s);
+    ServiceParts started = new ServiceParts(s);
+    readinessGauges(metrics, started);
+    return started;
   }
 
   /** The start in progress: what is up so far. Confined to the starting thread. */
@@ -145,7 +148,7 @@ final class ServiceParts {
                 // replays what the last run spilled, before anything new is admitted
                 case MEMORY -> MemoryJobQueue.open(config, runId, System::currentTimeMillis);
               });
-      gauges(metrics, queue.budget());
+      gauges(metrics, queue);
       if (config.sharedQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
         LOG.warn(
             "{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed"
@@ -204,6 +207,10 @@ final class ServiceParts {
         storeHealth.watch(store);
         parts.add("store health check", storeHealth);
       }
+      // the status page's last five minutes
+      parts.add(
+          "status sampler",
+          metrics.history.start(Duration.ofSeconds(1), System::currentTimeMillis));
     }
 
     private S3Store newStore(boolean embeddedStore, int s3Port, String secret) {
@@ -222,7 +229,8 @@ final class ServiceParts {
     }
   }
 
-  private static void gauges(Metrics metrics, Budget budget) {
+  private static void gauges(Metrics metrics, JobQueue queue) {
+    Budget budget = queue.budget();
     metrics.gauge(
         "millrace_queue_payloads",
         "payloads admitted (or pulled) and not yet stored",
@@ -233,6 +241,37 @@ final class ServiceParts {
         budget::bytes);
     metrics.gauge("millrace_queue_max_payloads", "MAX_QUEUE", budget::maxPayloads);
     metrics.gauge("millrace_queue_max_bytes", "MILLRACE_QUEUE_MAX_BYTES", budget::maxBytes);
+    metrics.gauge(
+        "millrace_queue_oldest_unstored_age_seconds",
+        "how long the oldest payload admitted (or pulled) and not yet stored has waited; 0 when"
+            + " none, NaN when this node cannot tell",
+        () -> {
+          OptionalLong age = queue.oldestUnstoredAgeMillis(System.currentTimeMillis());
+          return age.isPresent() ? age.getAsLong() / 1000.0 : Double.NaN;
+        });
+  }
+
+  /**
+   * Registers {@code millrace_ready_check{check}}: 1 while a part's readiness check passes, 0 while
+   * it fails; one series per check this role runs.
+   */
+  private static void readinessGauges(Metrics metrics, ServiceParts parts) {
+    for (ServiceState.Check c : parts.checks()) {
+      String name = c.name();
+      metrics.gauge(
+          "millrace_ready_check",
+          "1 while this readiness check passes, 0 while it fails (GET /readyz says why)",
+          () -> {
+            for (ServiceState.Check now : parts.checks()) {
+              if (now.name().equals(name)) {
+                return now.ok() ? 1 : 0;
+              }
+            }
+            return Double.NaN;
+          },
+          "check",
+          name);
+    }
   }
 
   /**
@@ -277,18 +316,29 @@ final class ServiceParts {
   /** {@return why this node is not ready besides its phase: queue, store, workers} */
   List<String> notReadyReasons() {
     List<String> reasons = new ArrayList<>(2);
-    String q = queue.notReadyReason();
-    if (q != null) {
-      reasons.add(q);
-    }
-    if (store != null && !storeHealth.reachable()) {
-      reasons.add("store unreachable");
-    }
-    String dead = workers == null ? null : workers.notReadyReason();
-    if (dead != null) {
-      reasons.add(dead);
+    for (ServiceState.Check c : checks()) {
+      if (!c.ok()) {
+        reasons.add(c.failure());
+      }
     }
     return reasons;
+  }
+
+  /**
+   * {@return the readiness checks of the parts this role runs: the queue's, and on a node that
+   * stores, the store's and the workers'}
+   */
+  List<ServiceState.Check> checks() {
+    List<ServiceState.Check> checks = new ArrayList<>(3);
+    checks.add(new ServiceState.Check("queue", queue.notReadyReason()));
+    if (store != null) {
+      checks.add(
+          new ServiceState.Check("store", storeHealth.reachable() ? null : "store unreachable"));
+    }
+    if (workers != null) {
+      checks.add(new ServiceState.Check("workers", workers.notReadyReason()));
+    }
+    return checks;
   }
 
   /**
@@ -314,6 +364,7 @@ final class ServiceParts {
     queue.close(); // waits for publishes in flight, so their answers go out before the server stops
     long stored = (long) metrics.payloadsStored.count();
     storeHealth.close();
+    metrics.history.close();
     try {
       server.stop();
     } catch (RuntimeException e) {

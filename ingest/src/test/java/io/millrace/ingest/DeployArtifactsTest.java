@@ -169,7 +169,16 @@ class DeployArtifactsTest {
     // the parser found the queries' metrics, so an empty list above means something
     assertThat(referenced)
         .hasSizeGreaterThan(20)
-        .contains("millrace_upload_seconds_count", "millrace_queue_max_bytes", "up");
+        .contains(
+            "millrace_upload_seconds_count",
+            "millrace_upload_seconds_bucket",
+            "millrace_queue_max_bytes",
+            "millrace_queue_oldest_unstored_age_seconds",
+            "millrace_ready",
+            "millrace_ready_check",
+            "millrace_pipeline_stage_out_total",
+            "millrace_pipeline_stage_in_flight",
+            "up");
   }
 
   @Test

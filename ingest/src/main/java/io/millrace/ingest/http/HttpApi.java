@@ -18,8 +18,9 @@ import java.io.IOException;
 
 /**
  * The HTTP contract: {@code POST /v1/payloads} ({@link PayloadsService}), the probes and documents
- * ({@link ProbesService}), 404 for every other path, and problem bodies for what the server itself
- * rejects before routing. Every error is an RFC 9457 problem ({@link Problems}).
+ * ({@link ProbesService}), the status page and its JSON ({@link StatusService}), 404 for every
+ * other path, and problem bodies for what the server itself rejects before routing. Every error is
+ * an RFC 9457 problem ({@link Problems}).
  */
 public final class HttpApi {
   private final Config config;
@@ -27,6 +28,7 @@ public final class HttpApi {
   private final Replies replies;
   private final PayloadsService payloads;
   private final ProbesService probes;
+  private final StatusService status;
 
   /**
    * @param config the service's configuration (role, API keys, body limit, address)
@@ -40,12 +42,13 @@ public final class HttpApi {
     this.replies = new Replies(metrics);
     this.payloads = new PayloadsService(config, intake, metrics, state, replies);
     this.probes = new ProbesService(metrics, state, replies);
+    this.status = new StatusService(config, metrics, state, replies);
   }
 
   /** Adds the routes: payloads, probes, and a 404 problem for anything else. */
   public void routing(HttpRouting.Builder r) {
     r.addFilter(HttpApi::closeWhenAsked)
-        .register(payloads, probes)
+        .register(payloads, probes, status)
         .any(
             (req, res) ->
                 replies.problem(res, new Problem.NotFound("no resource at " + req.path().path())));

@@ -28,11 +28,44 @@ final class Replies {
   /** Sends a problem, with the status, body and headers {@link Problems#shape} gives it. */
   void problem(ServerResponse res, Problem problem) {
     Problems.Shape p = Problems.shape(problem);
+    recordError(problem, p);
     for (Header h : p.headers()) {
       res.header(h);
     }
     res.header(HeaderNames.CONTENT_TYPE, Problems.CONTENT_TYPE);
     send(res, p.status(), Problems.body(p.status(), p.slug(), p.title(), p.detail()));
+  }
+
+  /**
+   * Records a refused request in the recent errors: admission refused (queue full or unavailable,
+   * with the queue's reason) or a request rejected as bad (its status and problem type only: a
+   * problem's detail may quote the body). Answers that are not errors of a request (unknown paths,
+   * other methods, starting, shutting down, readiness) are not recorded.
+   */
+  private void recordError(Problem problem, Problems.Shape p) {
+    switch (problem) {
+      case Problem.QueueFull q ->
+          metrics.errors.record("admission", "429 queue full: nothing admitted");
+      case Problem.QueueUnavailable q ->
+          metrics.errors.record("admission", "503 queue unavailable: " + q.reason());
+      case Problem.Unauthorized u -> rejected(p);
+      case Problem.BadIdempotencyKey b -> rejected(p);
+      case Problem.UnsupportedMediaType u -> rejected(p);
+      case Problem.UnsupportedEncoding u -> rejected(p);
+      case Problem.TooLarge t -> rejected(p);
+      case Problem.BadGzip b -> rejected(p);
+      case Problem.IncompleteBody i -> rejected(p);
+      case Problem.Malformed m -> rejected(p);
+      case Problem.NotFound n -> {}
+      case Problem.MethodNotAllowed m -> {}
+      case Problem.Starting s -> {}
+      case Problem.ShuttingDown s -> {}
+      case Problem.NotReady n -> {}
+    }
+  }
+
+  private void rejected(Problems.Shape p) {
+    metrics.errors.record("rejected", p.status() + " " + p.slug());
   }
 
   /** Sends a body as it is (the caller set its content type). */

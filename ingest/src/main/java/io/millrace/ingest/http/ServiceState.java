@@ -17,6 +17,19 @@ public interface ServiceState {
     SHUTTING_DOWN
   }
 
+  /**
+   * One readiness check of a part of the service.
+   *
+   * @param name the part: {@code queue}, {@code store} or {@code workers}
+   * @param failure why it fails now, or null when it passes
+   */
+  record Check(String name, String failure) {
+    /** {@return whether it passes} */
+    public boolean ok() {
+      return failure == null;
+    }
+  }
+
   /** {@return the phase now} */
   Phase phase();
 
@@ -25,4 +38,14 @@ public interface ServiceState {
    * when ready}
    */
   List<String> notReadyReasons();
+
+  /**
+   * {@return each readiness check of the parts this role runs (queue, store, workers), in that
+   * order; the failing ones are {@link #notReadyReasons()}} By default one check, {@code service},
+   * made of those reasons.
+   */
+  default List<Check> checks() {
+    List<String> reasons = notReadyReasons();
+    return List.of(new Check("service", reasons.isEmpty() ? null : String.join("; ", reasons)));
+  }
 }

@@ -1,6 +1,7 @@
 package io.millrace.ingest.queue;
 
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * A queue opened for one role: the capabilities that role uses, its budget and its life cycle. An
@@ -23,6 +24,29 @@ public interface JobQueue extends AutoCloseable {
 
   /** {@return payloads and bytes taken in here and not yet stored, and their limits} */
   Budget budget();
+
+  /**
+   * {@return how long the oldest payload taken in here and not yet stored has waited, in
+   * milliseconds: 0 when there is none; empty when this queue cannot tell (a node that only admits
+   * into a shared queue)}
+   *
+   * <p>By default, from the admission times of {@link JobSource#unacknowledged()} (which costs a
+   * pass over what is held); a queue that knows its oldest entry answers without one. With a shared
+   * queue this is what this worker holds: messages not pulled yet are younger than the ones held,
+   * except redelivered ones.
+   *
+   * @param nowMillis the time now, epoch milliseconds, on the clock of the admission times
+   */
+  default OptionalLong oldestUnstoredAgeMillis(long nowMillis) {
+    if (source().isEmpty()) {
+      return OptionalLong.empty();
+    }
+    long oldest = Long.MAX_VALUE;
+    for (Job j : source().get().unacknowledged()) {
+      oldest = Math.min(oldest, j.admittedAtMillis());
+    }
+    return OptionalLong.of(oldest == Long.MAX_VALUE ? 0 : Math.max(0, nowMillis - oldest));
+  }
 
   /** {@return why the queue cannot serve this role right now, or null} */
   String notReadyReason();

@@ -169,6 +169,82 @@ public final class Workers {
                   }
                 })
             .start(u -> {});
+    stageMeters(run.stats());
+  }
+
+  /**
+   * Registers the per-stage meters {@code millrace_pipeline_stage_*{stage}} of the run's stages
+   * (their counters from {@link RunHandle#stats()}, read at every scrape).
+   */
+  private void stageMeters(PipelineStats stats) {
+    for (StageStats st : stats.stages()) {
+      String n = st.name();
+      metrics.functionCounter(
+          "millrace_pipeline_stage_in",
+          "elements the stage took in",
+          () -> stat(n).in(),
+          "stage",
+          n);
+      metrics.functionCounter(
+          "millrace_pipeline_stage_out",
+          "elements the stage emitted",
+          () -> stat(n).out(),
+          "stage",
+          n);
+      metrics.functionCounter(
+          "millrace_pipeline_stage_failed",
+          "calls of the stage's function that threw (every attempt)",
+          () -> stat(n).failed(),
+          "stage",
+          n);
+      metrics.functionCounter(
+          "millrace_pipeline_stage_retried",
+          "calls the stage repeated after a failure",
+          () -> stat(n).retried(),
+          "stage",
+          n);
+      metrics.functionCounter(
+          "millrace_pipeline_stage_diverted",
+          "elements handed back to the queue after their tries ran out",
+          () -> stat(n).diverted(),
+          "stage",
+          n);
+      metrics.functionCounter(
+          "millrace_pipeline_stage_busy_seconds",
+          "time spent in the stage's function (summed over concurrent calls)",
+          () -> stat(n).busy().toNanos() / 1e9,
+          "stage",
+          n);
+      metrics.gauge(
+          "millrace_pipeline_stage_in_flight",
+          "calls of the stage's function running now",
+          () -> stat(n).inFlight(),
+          "stage",
+          n);
+      metrics.gauge(
+          "millrace_pipeline_stage_buffered",
+          "elements waiting in the stage's output buffer now",
+          () -> stat(n).buffered(),
+          "stage",
+          n);
+    }
+  }
+
+  /**
+   * {@return a failure as one line for the status page: the store's error code and message, or the
+   * exception's class and message; no request ids (so repeats fold), no object key}
+   */
+  static String describe(Throwable e) {
+    if (e instanceof AwsServiceException ase) {
+      String code = ase.awsErrorDetails() == null ? null : ase.awsErrorDetails().errorCode();
+      String msg = ase.awsErrorDetails() == null ? null : ase.awsErrorDetails().errorMessage();
+      return "store answered "
+          + ase.statusCode()
+          + (code == null ? "" : " " + code)
+          + (msg == null ? "" : ": " + msg);
+    }
+    String msg = e.getMessage();
+    return e.getClass().getSimpleName() + (msg == null ? "" : ": " + msg);
   }
 
   /**
@@ -218,6 +294,7 @@ public final class Workers {
   private void died(Throwable failure) {
     LOG.error("the worker pipeline failed; payloads are no longer stored here", failure);
     died = failure;
+    metrics.errors.record("workers", "the worker pipeline failed: " + describe(failure));
     try {
       source.abandon(failure);
     } catch (RuntimeException e) {
@@ -284,6 +361,7 @@ public final class Workers {
       }
       int failures = u.failures().incrementAndGet();
       metrics.uploadRetries.increment();
+      metrics.errors.record("store", "upload failed: " + describe(e));
       onStoreFailure.run();
       if (e instanceof AwsServiceException ase && ase.statusCode() == 503) {
         // SlowDown: the store asks for less load; pause longer than the pipeline's own backoff

@@ -34,6 +34,7 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -452,6 +453,16 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     return id;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Read from the log's own bookkeeping (to within a second), whatever the backlog on disk.
+   */
+  @Override
+  public OptionalLong oldestUnstoredAgeMillis(long nowMillis) {
+    return OptionalLong.of(log.stats().oldestUnstoredAgeMillis());
+  }
+
   private void gauges(Metrics metrics) {
     metrics.gauge(
         "millrace_queue_log_bytes",
@@ -461,10 +472,6 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         "millrace_queue_log_segments",
         "segment files of the local log",
         () -> log.stats().segments());
-    metrics.gauge(
-        "millrace_queue_oldest_unstored_age_seconds",
-        "age of the oldest payload in the local log not yet stored (0: none), to within a second",
-        () -> log.stats().oldestUnstoredAgeMillis() / 1000.0);
     metrics.gauge(
         "millrace_queue_in_flight_payloads",
         "payloads read from the local log and not yet recorded stored (bounded: the heap's share)",

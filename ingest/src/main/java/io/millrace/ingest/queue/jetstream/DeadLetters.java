@@ -89,6 +89,9 @@ final class DeadLetters {
       m.term();
       metrics.natsDeadLettered.increment();
       metrics.natsDeadLetteredPayloads.increment(d.jobs.size());
+      metrics.errors.record(
+          "dead-letter",
+          d.jobs.size() + " payloads dead-lettered to " + cfg.deadSubject() + ": " + safe);
       LOG.error(
           "dead-lettered message {} ({} payloads) to {} after {} deliveries: {}",
           d.sequence(),

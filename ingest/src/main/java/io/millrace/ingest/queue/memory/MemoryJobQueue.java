@@ -19,6 +19,7 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -370,6 +371,30 @@ public final class MemoryJobQueue implements JobQueue, Intake, JobSource {
   }
 
   // ------------------------------------------------------------------ JobQueue
+
+  /**
+   * {@return the age of the oldest payload not stored, without a pass over the queue: the oldest
+   * unacknowledged entry handed out heads its FIFO (stored ones are popped from the head), and the
+   * oldest waiting job heads the other}
+   */
+  @Override
+  public OptionalLong oldestUnstoredAgeMillis(long nowMillis) {
+    long oldest = Long.MAX_VALUE;
+    lock.lock();
+    try {
+      Entry head = handedOut.peekFirst();
+      if (head != null && head.job != null) {
+        oldest = head.job.admittedAtMillis();
+      }
+      Job waitingHead = waiting.peekFirst();
+      if (waitingHead != null) {
+        oldest = Math.min(oldest, waitingHead.admittedAtMillis());
+      }
+    } finally {
+      lock.unlock();
+    }
+    return OptionalLong.of(oldest == Long.MAX_VALUE ? 0 : Math.max(0, nowMillis - oldest));
+  }
 
   @Override
   public Optional<Intake> intake() {
