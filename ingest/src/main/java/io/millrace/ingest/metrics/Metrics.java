@@ -59,6 +59,14 @@ public final class Metrics {
     return Counter.builder(name).description(help).register(registry);
   }
 
+  /**
+   * {@return a counter registered under {@code name} with the given tags (pairs of tag name and
+   * value); the same name and tags give the same counter}
+   */
+  public Counter counter(String name, String help, String... tags) {
+    return Counter.builder(name).description(help).tags(tags).register(registry);
+  }
+
   public void gauge(String name, String help, Supplier<Number> value) {
     Gauge.builder(name, value).description(help).register(registry);
   }

@@ -12,11 +12,10 @@ import io.millrace.pipeline.PipelineStats;
 import io.millrace.pipeline.RunHandle;
 import io.millrace.pipeline.RunListener;
 import io.millrace.pipeline.StageStats;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -29,11 +28,18 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
 /**
  * The worker pool, as one millrace pipeline run over a {@link JobSource}.
  *
- * <p>Batched mode: {@code source → batch(maxPayloads, maxAge) → split by bytes → encode NDJSON.gz →
- * mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack}. Per-payload mode: {@code source →
- * mapConcurrentUnordered(MAX_WORKERS, upload one .json) with retry → ack}. A job's budget in the
- * queue is released only after its object is stored. Keys: {@link ObjectKeys}; bytes: {@link
- * Encoding}.
+ * <p>Batched mode: {@code source → batch(range size, MILLRACE_BATCH_MAX_AGE_MS) → split each range
+ * into objects ({@link RangeSplit}: per partition value of the key template, by payload count and
+ * bytes) → encode NDJSON ({@link Compression}) → mapConcurrentUnordered(MAX_WORKERS, upload under
+ * the adaptive limit) with retry → ack the range once all its objects are stored}. A range is a
+ * contiguous run of the queue; with the default template it is {@code MILLRACE_BATCH_MAX_PAYLOADS}
+ * payloads and splits only by bytes, exactly as before. With a partitioned template a range holds
+ * up to {@code MILLRACE_BATCH_MAX_PAYLOADS × MILLRACE_BATCH_MAX_OPEN_PARTITIONS} payloads but at
+ * most a quarter of {@code MAX_QUEUE}, so each partition's objects stay large while admission keeps
+ * room (ADR 0004). Per-payload mode: {@code source → mapConcurrentUnordered(MAX_WORKERS, upload one
+ * .json under the adaptive limit) with retry → ack}. A job's budget in the queue is released only
+ * after its object (batched: every object of its range) is stored. Keys and encoding: {@link
+ * UploadLayout}; the limit: {@link Uploader}.
  *
  * <p>When the source has nowhere better to keep jobs (no {@link JobSource#redelivery()}), uploads
  * retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3 {@code 503
@@ -51,22 +57,45 @@ public final class Workers {
 
   private final Config config;
   private final JobSource source;
-  private final ObjectKeys keys;
-  private final ObjectStore store;
+  private final UploadLayout layout;
+  private final RangeSplit split;
+  private final Uploader uploader;
   private final Metrics metrics;
   private final Runnable onStoreFailure;
   private final Runnable onStoreSuccess;
 
-  /** Formed batches not yet stored, by key; spilled as groups if shutdown cannot store them. */
-  private final Map<String, Upload> inFlight = new ConcurrentHashMap<>();
+  /** Formed ranges not yet stored; spilled whole if shutdown cannot store them. */
+  private final Set<Range> inFlight = ConcurrentHashMap.newKeySet();
 
   private final AtomicInteger uploading = new AtomicInteger();
   private volatile RunHandle<Upload> run;
   private volatile Throwable died; // the failure that ended the run, if one did
 
-  /** An object to store: its key, bytes, and the jobs it holds. */
+  /**
+   * A formed range: its jobs in queue order, and how many of its objects are not yet stored (or
+   * given back). Its jobs are acknowledged together when the last object is stored, so a range is
+   * either stored whole or kept whole for a replay that rebuilds the same objects.
+   */
+  static final class Range {
+    final List<Job> jobs;
+    final AtomicInteger pending;
+    final List<Job> givenBack = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    Range(List<Job> jobs, int pieces) {
+      this.jobs = jobs;
+      this.pending = new AtomicInteger(pieces);
+    }
+  }
+
+  /** An object to store: its key, bytes, the jobs it holds, and the range it belongs to. */
   record Upload(
-      String key, byte[] body, String contentType, List<Job> jobs, AtomicInteger failures) {}
+      String key,
+      byte[] body,
+      String contentType,
+      String contentEncoding,
+      List<Job> jobs,
+      Range range,
+      AtomicInteger failures) {}
 
   /**
    * Creates the pool; {@link #start} runs it.
@@ -85,10 +114,46 @@ public final class Workers {
       Metrics metrics,
       Runnable onStoreFailure,
       Runnable onStoreSuccess) {
+    this(config, source, store, metrics, onStoreFailure, onStoreSuccess, System::nanoTime);
+  }
+
+  /**
+   * Creates the pool with a given clock for the adaptive limit; {@link #start} runs it.
+   *
+   * @param config mode, batch limits, key layout, {@code MAX_WORKERS}
+   * @param source where jobs come from and are acknowledged
+   * @param store where objects go
+   * @param metrics where counters go
+   * @param onStoreFailure told of every failed upload attempt
+   * @param onStoreSuccess told of every stored object
+   * @param nanoClock the adaptive limit's clock, like {@link System#nanoTime}
+   * @throws IllegalArgumentException if the key template or the compression is not accepted
+   */
+  public Workers(
+      Config config,
+      JobSource source,
+      ObjectStore store,
+      Metrics metrics,
+      Runnable onStoreFailure,
+      Runnable onStoreSuccess,
+      java.util.function.LongSupplier nanoClock) {
     this.config = config;
     this.source = source;
-    this.keys = new ObjectKeys(config.prefix());
-    this.store = store;
+    this.layout = UploadLayout.of(config);
+    this.split =
+        new RangeSplit(
+            layout.template(),
+            config.batchMaxPayloads(),
+            config.batchMaxBytes(),
+            config.batchMaxOpenPartitions());
+    this.uploader =
+        new Uploader(
+            store,
+            config.maxWorkers(),
+            config.uploadAdaptive(),
+            nanoClock,
+            ConcurrencyTuning.DEFAULT,
+            metrics);
     this.metrics = metrics;
     this.onStoreFailure = onStoreFailure;
     this.onStoreSuccess = onStoreSuccess;
@@ -128,13 +193,11 @@ public final class Workers {
     Pipeline<Upload> uploads;
     if (config.mode() == Config.Mode.BATCHED) {
       Pipeline<List<Job>> formed =
-          jobs.batch(config.batchMaxPayloads(), Duration.ofMillis(config.batchMaxAgeMs()))
-              .named("batch")
-              .flatMap(b -> Encoding.splitByBytes(b, config.batchMaxBytes()))
-              .named("split");
+          jobs.batch(rangeSize(), Duration.ofMillis(config.batchMaxAgeMs())).named("batch");
       List<List<Job>> replayed = source.replayedBatches();
-      Pipeline<List<Job>> all =
+      Pipeline<List<Job>> ranges =
           replayed.isEmpty() ? formed : Pipeline.merge(formed, Pipeline.from(replayed));
+      Pipeline<Upload> all = ranges.flatMap(this::split).named("split");
       int encoders = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
       uploads =
           all.mapConcurrentUnordered(encoders, this::encode)
@@ -175,6 +238,11 @@ public final class Workers {
     }
   }
 
+  /** {@return the upload concurrency limit now (adaptive, or {@code MAX_WORKERS})} */
+  public int uploadLimit() {
+    return uploader.limit();
+  }
+
   /** {@return why this node stores nothing any more (the pipeline died), or null} */
   public String notReadyReason() {
     Throwable t = died;
@@ -182,7 +250,9 @@ public final class Workers {
   }
 
   private void giveBack(Redelivery back, Upload u, Throwable e) {
-    inFlight.remove(u.key());
+    if (u.range() != null) {
+      u.range().givenBack.addAll(u.jobs());
+    }
     LOG.warn(
         "upload of {} failed {} times; its {} payloads go back to the queue: {}",
         u.key(),
@@ -190,33 +260,99 @@ public final class Workers {
         u.jobs().size(),
         e.toString());
     back.giveBack(u.jobs(), e);
+    if (u.range() != null) {
+      pieceDone(u.range());
+    }
+  }
+
+  /**
+   * {@return how many payloads a range holds at most: {@code MILLRACE_BATCH_MAX_PAYLOADS}; with a
+   * partitioned template that many per open partition, but at most a quarter of {@code MAX_QUEUE}
+   * (never less than {@code MILLRACE_BATCH_MAX_PAYLOADS})}
+   */
+  int rangeSize() {
+    int per = config.batchMaxPayloads();
+    if (!layout.partitioned()) {
+      return per;
+    }
+    long wanted = (long) per * config.batchMaxOpenPartitions();
+    return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 4));
+  }
+
+  /** Splits one range into its objects (keys fixed, bodies not yet encoded). */
+  private List<Upload> split(List<Job> rangeJobs) {
+    List<RangeSplit.Piece> pieces = split.split(rangeJobs);
+    Range range = new Range(List.copyOf(rangeJobs), pieces.size());
+    inFlight.add(range);
+    List<Upload> out = new ArrayList<>(pieces.size());
+    for (RangeSplit.Piece p : pieces) {
+      out.add(
+          new Upload(
+              layout.batchKey(p.partition(), p.jobs()),
+              null,
+              "application/x-ndjson",
+              layout.batchContentEncoding(),
+              p.jobs(),
+              range,
+              new AtomicInteger()));
+    }
+    return out;
   }
 
   private Upload single(Job job) {
-    Upload u =
-        new Upload(
-            keys.single(job), job.payload(), "application/json", List.of(job), new AtomicInteger());
-    inFlight.put(u.key(), u);
-    return u;
+    return new Upload(
+        layout.singleKey(job),
+        job.payload(),
+        "application/json",
+        null,
+        List.of(job),
+        null,
+        new AtomicInteger());
   }
 
-  private Upload encode(List<Job> batch) throws IOException {
-    Upload u =
-        new Upload(
-            keys.batch(batch),
-            Encoding.ndjsonGzip(batch),
-            "application/x-ndjson",
-            List.copyOf(batch),
-            new AtomicInteger());
-    inFlight.put(u.key(), u);
-    return u;
+  private Upload encode(Upload piece) {
+    List<byte[]> payloads = new ArrayList<>(piece.jobs().size());
+    for (Job j : piece.jobs()) {
+      payloads.add(j.payload());
+    }
+    byte[] body = layout.compression().encodeNdjson(payloads);
+    return new Upload(
+        piece.key(),
+        body,
+        piece.contentType(),
+        piece.contentEncoding(),
+        piece.jobs(),
+        piece.range(),
+        piece.failures());
+  }
+
+  /** One object of {@code range} is done (stored, or given back); the last one acks the range. */
+  private void pieceDone(Range range) {
+    if (range.pending.decrementAndGet() == 0) {
+      inFlight.remove(range);
+      List<Job> stored = range.jobs;
+      if (!range.givenBack.isEmpty()) {
+        java.util.Set<Job> back =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        back.addAll(range.givenBack);
+        stored = new ArrayList<>();
+        for (Job j : range.jobs) {
+          if (!back.contains(j)) {
+            stored.add(j);
+          }
+        }
+      }
+      if (!stored.isEmpty()) {
+        source.ack(stored);
+      }
+    }
   }
 
   private Upload upload(Upload u) throws Exception {
     uploading.incrementAndGet();
     long t0 = System.nanoTime();
     try {
-      store.put(u.key(), u.body(), u.contentType());
+      uploader.put(u.key(), u.body(), u.contentType(), u.contentEncoding());
     } catch (Exception e) {
       if (e instanceof InterruptedException || Thread.currentThread().isInterrupted()) {
         throw e;
@@ -237,8 +373,11 @@ public final class Workers {
       uploading.decrementAndGet();
     }
     metrics.uploadTime.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-    source.ack(u.jobs());
-    inFlight.remove(u.key());
+    if (u.range() == null) {
+      source.ack(u.jobs());
+    } else {
+      pieceDone(u.range());
+    }
     metrics.objectsStored.increment();
     metrics.bytesStored.increment(u.body().length);
     metrics.payloadsStored.increment(u.jobs().size());
@@ -298,8 +437,14 @@ public final class Workers {
   public List<List<Job>> formedBatches() {
     List<List<Job>> groups = new ArrayList<>();
     if (config.mode() == Config.Mode.BATCHED) {
-      for (Upload u : inFlight.values()) {
-        groups.add(u.jobs());
+      for (Range r : inFlight) {
+        if (r.givenBack.isEmpty()) {
+          groups.add(r.jobs);
+        } else {
+          List<Job> kept = new ArrayList<>(r.jobs);
+          kept.removeIf(j -> r.givenBack.stream().anyMatch(b -> b == j));
+          groups.add(kept);
+        }
       }
     }
     return groups;

@@ -7,12 +7,16 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 
 /**
- * Object keys: {@code <prefix>/dt=YYYY-MM-DD/hour=HH/<name>}, date and hour of the first payload's
- * admission (UTC). Keys derive only from what was fixed at admission (ids, admission times), so a
- * retry or a replay of the same batch rewrites the same key: a batch is named {@code <first payload
- * id>-<payload count>.ndjson.gz}, a single payload {@code <payload id>.json}. Stateless.
+ * The object keys of the service before key templates (kept as the reference the default template
+ * is tested against).
+ *
+ * <p>Object keys: {@code <prefix>/dt=YYYY-MM-DD/hour=HH/<name>}, date and hour of the first
+ * payload's admission (UTC). Keys derive only from what was fixed at admission (ids, admission
+ * times), so a retry or a replay of the same batch rewrites the same key: a batch is named {@code
+ * <first payload id>-<payload count>.ndjson.gz}, a single payload {@code <payload id>.json}.
+ * Stateless.
  */
-final class ObjectKeys {
+final class LegacyObjectKeys {
   private static final DateTimeFormatter DAY =
       DateTimeFormatter.ofPattern("yyyy-MM-dd").withZone(ZoneOffset.UTC);
   private static final DateTimeFormatter HOUR =
@@ -23,7 +27,7 @@ final class ObjectKeys {
   /**
    * @param prefix the key prefix, without leading or trailing slash; may be empty
    */
-  ObjectKeys(String prefix) {
+  LegacyObjectKeys(String prefix) {
     this.prefix = prefix.isEmpty() ? "" : prefix + "/";
   }
 

@@ -1,0 +1,51 @@
+package io.millrace.ingest.workers;
+
+import io.millrace.ingest.queue.Job;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Splits one formed range of jobs (a contiguous run of the queue, cut by count and age) into the
+ * objects it is stored as: one or more per partition value of the key template, none larger than
+ * {@code MILLRACE_BATCH_MAX_PAYLOADS} payloads or {@code MILLRACE_BATCH_MAX_BYTES} bytes, and at
+ * most {@code MILLRACE_BATCH_MAX_OPEN_PARTITIONS} partitions open while the range is walked (when a
+ * new one would pass the bound, the oldest open piece is cut: {@link Partitioner}).
+ *
+ * <p>Deterministic: the pieces, their order and their keys are a function of the range's jobs alone
+ * (their bytes, ids and admission times) — no clock, no state across ranges. So a range rebuilt
+ * after a crash, a retry or a spill splits into the same objects under the same keys. A piece's
+ * name is {@code <first job id>-<job count>}, as batch names have always been; with the default
+ * template (no fields) a range splits exactly as today's byte split did, so the keys are today's.
+ *
+ * <p>Stateless apart from its settings; thread-safe.
+ */
+final class RangeSplit {
+  /** One object to be: its partition and its jobs, in queue order. */
+  record Piece(KeyTemplate.Partition partition, List<Job> jobs) {}
+
+  private final KeyTemplate template;
+  private final Partitioner.Limits limits;
+
+  RangeSplit(KeyTemplate template, int maxPayloads, long maxBytes, int maxOpenPartitions) {
+    this.template = template;
+    this.limits =
+        new Partitioner.Limits(
+            maxPayloads, maxBytes, Long.MAX_VALUE, template.partitioned() ? maxOpenPartitions : 1);
+  }
+
+  /** {@return the range's pieces, in the order they were cut} */
+  List<Piece> split(List<Job> range) {
+    Partitioner<KeyTemplate.Partition, Job> p = new Partitioner<>(limits);
+    List<Piece> out = new ArrayList<>(2);
+    for (Job j : range) {
+      KeyTemplate.Partition partition = template.partition(j.payload());
+      for (var b : p.add(partition, j, j.payload().length, 0)) {
+        out.add(new Piece(b.partition(), b.items()));
+      }
+    }
+    for (var b : p.flush()) {
+      out.add(new Piece(b.partition(), b.items()));
+    }
+    return out;
+  }
+}
