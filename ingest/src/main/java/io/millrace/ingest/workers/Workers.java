@@ -152,7 +152,7 @@ public final class Workers {
             config.maxWorkers(),
             config.uploadAdaptive(),
             nanoClock,
-            ConcurrencyTuning.DEFAULT,
+            ConcurrencyTuning.SERVICE,
             metrics);
     this.metrics = metrics;
     this.onStoreFailure = onStoreFailure;
