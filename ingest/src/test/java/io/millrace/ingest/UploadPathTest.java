@@ -91,7 +91,7 @@ class UploadPathTest {
         Pattern key =
             Pattern.compile(
                 "payloads/source=([A-Za-z0-9._%-]+)/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/"
-                    + "[a-z0-9]+-[0-9a-f]{12}-\\d+\\.ndjson\\.zst");
+                    + "[a-z0-9]+-([0-9a-f]{12}-\\d+|\\d{20}-\\d{20})(-\\d+)?\\.ndjson\\.zst");
         for (var e : objects.entrySet()) {
           Matcher m = key.matcher(e.getKey());
           assertThat(m.matches()).as("key %s", e.getKey()).isTrue();

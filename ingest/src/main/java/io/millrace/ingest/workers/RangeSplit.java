@@ -33,6 +33,28 @@ final class RangeSplit {
             maxPayloads, maxBytes, Long.MAX_VALUE, template.partitioned() ? maxOpenPartitions : 1);
   }
 
+  /**
+   * Cuts a count/age batch so no part holds more than {@code limit} bytes of payload, each payload
+   * counting its length plus one for its newline (at least one job each): the split of the default
+   * template, the same as {@link #split} makes of an unpartitioned range.
+   */
+  static List<List<Job>> byBytes(List<Job> batch, long limit) {
+    List<List<Job>> out = new ArrayList<>(1);
+    int from = 0;
+    long size = 0;
+    for (int i = 0; i < batch.size(); i++) {
+      long len = batch.get(i).payload().length + 1L;
+      if (i > from && size + len > limit) {
+        out.add(batch.subList(from, i));
+        from = i;
+        size = 0;
+      }
+      size += len;
+    }
+    out.add(batch.subList(from, batch.size()));
+    return out;
+  }
+
   /** {@return the range's pieces, in the order they were cut} */
   List<Piece> split(List<Job> range) {
     Partitioner<KeyTemplate.Partition, Job> p = new Partitioner<>(limits);

@@ -1,6 +1,7 @@
 package io.millrace.ingest.workers;
 
 import io.millrace.ingest.config.Config;
+import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.Job;
 import java.util.List;
 
@@ -76,10 +77,20 @@ public final class UploadLayout {
     return template.partitioned();
   }
 
-  /** {@return the key of one batch object: its jobs share {@code partition}} */
+  /**
+   * {@return the key of one batch object}
+   *
+   * @param partition the partition all its payloads share
+   * @param firstAdmittedAtMillis its first payload's admission time
+   * @param name its name, derived from its fixed batch
+   */
+  String batchKey(KeyTemplate.Partition partition, long firstAdmittedAtMillis, String name) {
+    return template.render(partition, firstAdmittedAtMillis, name);
+  }
+
+  /** {@return the key of a batch object named as sources without a record name it} */
   String batchKey(KeyTemplate.Partition partition, List<Job> jobs) {
-    Job first = jobs.getFirst();
-    return template.render(partition, first.admittedAtMillis(), first.id() + "-" + jobs.size());
+    return batchKey(partition, jobs.getFirst().admittedAtMillis(), FixedBatch.nameOf(jobs));
   }
 
   /** {@return the key of a one-payload object} */

@@ -2,6 +2,7 @@ package io.millrace.ingest.workers;
 
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
+import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.Job;
 import io.millrace.ingest.queue.JobSource;
 import io.millrace.ingest.queue.Redelivery;
@@ -12,6 +13,7 @@ import io.millrace.pipeline.PipelineStats;
 import io.millrace.pipeline.RunHandle;
 import io.millrace.pipeline.RunListener;
 import io.millrace.pipeline.StageStats;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,12 +79,14 @@ public final class Workers {
    * either stored whole or kept whole for a replay that rebuilds the same objects.
    */
   static final class Range {
+    final FixedBatch batch;
     final List<Job> jobs;
     final AtomicInteger pending;
     final List<Job> givenBack = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    Range(List<Job> jobs, int pieces) {
-      this.jobs = jobs;
+    Range(FixedBatch batch, int pieces) {
+      this.batch = batch;
+      this.jobs = batch.jobs();
       this.pending = new AtomicInteger(pieces);
     }
   }
@@ -189,25 +193,23 @@ public final class Workers {
                 () ->
                     ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50))
                         .withMaxBackoff(Duration.ofSeconds(5)));
-    Pipeline<Job> jobs = Pipeline.from(source.jobs()).named("queue");
+    Pipeline<FixedBatch> fixed = fixed(Pipeline.from(source.jobs()).named("queue"));
     Pipeline<Upload> uploads;
     if (config.mode() == Config.Mode.BATCHED) {
-      Pipeline<List<Job>> formed =
-          jobs.batch(rangeSize(), Duration.ofMillis(config.batchMaxAgeMs())).named("batch");
-      List<List<Job>> replayed = source.replayedBatches();
-      Pipeline<List<Job>> ranges =
-          replayed.isEmpty() ? formed : Pipeline.merge(formed, Pipeline.from(replayed));
-      Pipeline<Upload> all = ranges.flatMap(this::split).named("split");
       int encoders = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
       uploads =
-          all.mapConcurrentUnordered(encoders, this::encode)
+          fixed
+              .flatMap(this::split)
+              .named("split")
+              .mapConcurrentUnordered(encoders, this::encode)
               .named("encode")
               .mapConcurrentUnordered(config.maxWorkers(), this::upload)
               .onError(retry)
               .named("upload");
     } else {
       uploads =
-          jobs.map(this::single)
+          fixed
+              .flatMap(this::singles)
               .named("encode")
               .mapConcurrentUnordered(config.maxWorkers(), this::upload)
               .onError(retry)
@@ -272,23 +274,79 @@ public final class Workers {
    */
   int rangeSize() {
     int per = config.batchMaxPayloads();
-    if (!layout.partitioned()) {
+    if (!partitionedRanges()) {
       return per;
     }
     long wanted = (long) per * config.batchMaxOpenPartitions();
     return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 4));
   }
 
-  /** Splits one range into its objects (keys fixed, bodies not yet encoded). */
-  private List<Upload> split(List<Job> rangeJobs) {
-    List<RangeSplit.Piece> pieces = split.split(rangeJobs);
-    Range range = new Range(List.copyOf(rangeJobs), pieces.size());
+  /**
+   * {@return the ranges to store, each fixed by the source before anything is encoded: formed from
+   * the jobs (count and age; with the default template also split by bytes, as before templates)
+   * and fixed in order on one thread, then those the source replayed at start (already fixed:
+   * fixing returns them as recorded)}
+   */
+  private Pipeline<FixedBatch> fixed(Pipeline<Job> jobs) {
+    Pipeline<List<Job>> formed =
+        jobs.batch(rangeSize(), Duration.ofMillis(config.batchMaxAgeMs())).named("batch");
+    if (!partitionedRanges()) {
+      formed =
+          formed.flatMap(b -> RangeSplit.byBytes(b, config.batchMaxBytes())).named("split bytes");
+    }
+    Pipeline<FixedBatch> fixedFormed = formed.map(this::fix).named("fix");
+    List<List<Job>> replayed = source.replayedBatches();
+    if (replayed.isEmpty()) {
+      return fixedFormed;
+    }
+    return Pipeline.merge(
+        fixedFormed, Pipeline.from(replayed).map(this::fix).named("fix replayed"));
+  }
+
+  /** {@return whether ranges are split per partition value (batched mode, a field template)} */
+  private boolean partitionedRanges() {
+    return config.mode() == Config.Mode.BATCHED && layout.partitioned();
+  }
+
+  /**
+   * Fixes a batch, trying again while the source cannot record it (disk full, I/O error: nothing
+   * was fixed, so the same call is safe), with backoff from 50 ms doubling to 5 s.
+   */
+  private FixedBatch fix(List<Job> batch) throws InterruptedException {
+    long pauseMs = 50;
+    for (int failures = 1; ; failures++) {
+      try {
+        return source.fix(batch);
+      } catch (IOException e) {
+        if (failures == 1 || failures % 20 == 0) {
+          LOG.warn(
+              "fixing a batch of {} payloads failed (attempt {}), retrying: {}",
+              batch.size(),
+              failures,
+              e.toString());
+        }
+        Thread.sleep(ThreadLocalRandom.current().nextLong(pauseMs / 2, pauseMs + 1));
+        pauseMs = Math.min(5000, pauseMs * 2);
+      }
+    }
+  }
+
+  /**
+   * Splits one fixed range into its objects (keys fixed, bodies not yet encoded). One object is
+   * named as the range; several are {@code <range name>-<k>}, k counting from 0 in split order,
+   * which is a function of the range alone.
+   */
+  private List<Upload> split(FixedBatch batch) {
+    List<RangeSplit.Piece> pieces = split.split(batch.jobs());
+    Range range = new Range(batch, pieces.size());
     inFlight.add(range);
     List<Upload> out = new ArrayList<>(pieces.size());
-    for (RangeSplit.Piece p : pieces) {
+    for (int k = 0; k < pieces.size(); k++) {
+      RangeSplit.Piece p = pieces.get(k);
+      String name = pieces.size() == 1 ? batch.name() : batch.name() + "-" + k;
       out.add(
           new Upload(
-              layout.batchKey(p.partition(), p.jobs()),
+              layout.batchKey(p.partition(), p.jobs().getFirst().admittedAtMillis(), name),
               null,
               "application/x-ndjson",
               layout.batchContentEncoding(),
@@ -299,15 +357,21 @@ public final class Workers {
     return out;
   }
 
-  private Upload single(Job job) {
-    return new Upload(
-        layout.singleKey(job),
-        job.payload(),
-        "application/json",
-        null,
-        List.of(job),
-        null,
-        new AtomicInteger());
+  /** Per-payload mode: one object per payload of a fixed batch, each acknowledged on its own. */
+  private List<Upload> singles(FixedBatch batch) {
+    List<Upload> out = new ArrayList<>(batch.size());
+    for (Job job : batch.jobs()) {
+      out.add(
+          new Upload(
+              layout.singleKey(job),
+              job.payload(),
+              "application/json",
+              null,
+              List.of(job),
+              null,
+              new AtomicInteger()));
+    }
+    return out;
   }
 
   private Upload encode(Upload piece) {
@@ -330,16 +394,17 @@ public final class Workers {
   private void pieceDone(Range range) {
     if (range.pending.decrementAndGet() == 0) {
       inFlight.remove(range);
-      List<Job> stored = range.jobs;
-      if (!range.givenBack.isEmpty()) {
-        java.util.Set<Job> back =
-            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        back.addAll(range.givenBack);
-        stored = new ArrayList<>();
-        for (Job j : range.jobs) {
-          if (!back.contains(j)) {
-            stored.add(j);
-          }
+      if (range.givenBack.isEmpty()) {
+        source.ack(range.batch); // the source records the batch stored
+        return;
+      }
+      java.util.Set<Job> back =
+          java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      back.addAll(range.givenBack);
+      List<Job> stored = new ArrayList<>();
+      for (Job j : range.jobs) {
+        if (!back.contains(j)) {
+          stored.add(j);
         }
       }
       if (!stored.isEmpty()) {
