@@ -324,7 +324,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         config.maxQueue(),
         config.queueMaxBytes(),
         Options.of(config),
-        DiskLogOptions.defaults().withMaxRecordBytes(recordBytesFor(config)),
+        logOptions(recordBytesFor(config)),
         Spill.dir(config.dataDir()),
         metrics);
   }
@@ -332,6 +332,12 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   /** {@return the log's folder under the service's data folder} */
   public static Path dir(Path dataDir) {
     return dataDir.resolve("queue");
+  }
+
+  /** 64 MiB segments, or larger so that one record of the largest request fits. */
+  private static DiskLogOptions logOptions(int recordBytes) {
+    DiskLogOptions d = DiskLogOptions.defaults().withMaxRecordBytes(recordBytes);
+    return d.withSegmentBytes(Math.max(d.segmentBytes(), recordBytes + (1L << 20)));
   }
 
   private static int recordBytesFor(Config config) {
