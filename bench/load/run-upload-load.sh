@@ -14,7 +14,7 @@
 # the window give CPU per stored payload and bytes per stored payload.
 #
 #   bench/load/run-upload-load.sh [phases]     # default: all six, in the order above
-# Environment: DURATION=30 WARMUP=5 PAYLOADS_LUA (default ../shared/bench/payloads.lua)
+# Environment: DURATION=30 WARMUP=5 PAYLOADS_LUA (default: shared/bench/payloads.lua beside the repo)
 #              OUT (default bench/load/results/upload-<UTC time>; not committed)
 # Holds /tmp/millrace-mvn.lock for the whole run; builds nothing with Maven (run
 # `mvn -B -q -pl bench -am -DskipTests package` and bench/run-upload.sh's class path step first:
@@ -25,6 +25,7 @@ hold_build_lock "$@"
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PAYLOADS_LUA=${PAYLOADS_LUA:-$ROOT/../shared/bench/payloads.lua}
+[[ -f $PAYLOADS_LUA ]] || { echo "workload not found: $PAYLOADS_LUA (set PAYLOADS_LUA)" >&2; exit 2; }
 DURATION=${DURATION:-30}; WARMUP=${WARMUP:-5}
 OUT=${OUT:-$HERE/results/upload-$(date -u +%Y%m%dT%H%M%SZ)}
 PHASES=${*:-seed per-payload per-payload-memory batched source zstd}
