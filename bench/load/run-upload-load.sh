@@ -57,7 +57,7 @@ for _ in $(seq 300); do grep -q READY "$OUT/store.out" && break; sleep 0.1; done
 S3_PORT=$(awk '/READY/{print $2}' "$OUT/store.out")
 ENDPOINT=http://127.0.0.1:$S3_PORT
 say "# upload path under load, $(date -u '+%Y-%m-%d %H:%M UTC'); store $ENDPOINT; $(nproc) cores; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
-say "phase | req/s | non-2xx | payloads stored/s | CPU s per 1k stored (process) | bytes/payload stored | p99 ms"
+say "phase | req/s | non-2xx | payloads stored/s | process CPU µs per stored payload | bytes/payload stored | p99 ms"
 
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" 'index($0,m" ")==1{s+=$NF} END{printf "%.0f", s}'; }
 seed_stored() { curl -s "http://127.0.0.1:$SEED_PORT/stats" | awk '$1=="stored"{print $2}'; }
@@ -77,7 +77,7 @@ phase_seed() {
   wrk -t2 -c64 -d"${DURATION}s" --latency -s "$PAYLOADS_LUA" "$url" > "$OUT/seed.wrk" 2>&1
   s1=$(seed_stored); c1=$(cpu_seconds "$pid")
   read -r rps p50 p99 req bad < <(wrk_parse "$OUT/seed.wrk")
-  say "seed (Go, 64 workers) | $rps | $bad | $(( (s1 - s0) / DURATION )) | $(awk -v a="$c0" -v b="$c1" -v n=$((s1 - s0)) 'BEGIN{printf "%.2f", n ? (b-a)*1000/n : 0}') | - | $p99 (RSS $(vm "$pid" VmHWM) MiB)"
+  say "seed (Go, 64 workers) | $rps | $bad | $(( (s1 - s0) / DURATION )) | $(awk -v a="$c0" -v b="$c1" -v n=$((s1 - s0)) 'BEGIN{printf "%.1f", n ? (b-a)*1000000/n : 0}') | - | $p99 (RSS $(vm "$pid" VmHWM) MiB)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -99,7 +99,7 @@ phase_millrace() { # NAME ENV...
   local limit; limit=$(metric millrace_upload_concurrency_limit)
   read -r rps p50 p99 req bad < <(wrk_parse "$OUT/$name.wrk")
   local n=$((s1 - s0))
-  say "$name ($*) | $rps | $bad | $(( n / DURATION )) | $(awk -v a="$c0" -v b="$c1" -v n=$n 'BEGIN{printf "%.2f", n ? (b-a)*1000/n : 0}') | $(awk -v a="$b0" -v b="$b1" -v n=$n 'BEGIN{printf "%.1f", n ? (b-a)/n : 0}') | $p99 (limit at end $limit, RSS $(vm "$pid" VmHWM) MiB)"
+  say "$name ($*) | $rps | $bad | $(( n / DURATION )) | $(awk -v a="$c0" -v b="$c1" -v n=$n 'BEGIN{printf "%.1f", n ? (b-a)*1000000/n : 0}') | $(awk -v a="$b0" -v b="$b1" -v n=$n 'BEGIN{printf "%.1f", n ? (b-a)/n : 0}') | $p99 (limit at end $limit, RSS $(vm "$pid" VmHWM) MiB)"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
 }
