@@ -1,6 +1,7 @@
 package io.millrace.ingest;
 
 import io.millrace.ingest.config.Config;
+import io.millrace.ingest.workers.UploadLayout;
 import java.util.logging.Level;
 
 /**
@@ -24,6 +25,11 @@ public final class Main {
     Config config;
     try {
       config = Config.parse(System.getenv(), args);
+      UploadLayout.of(config); // the key template and the compression, checked before anything
+    } catch (IllegalArgumentException e) {
+      System.err.println("millrace-ingest: " + e.getMessage());
+      System.exit(2);
+      return;
     } catch (Config.HelpRequested h) {
       System.out.print(Config.help());
       return;

@@ -214,6 +214,7 @@ final class ServiceParts {
     }
 
     private S3Store newStore(boolean embeddedStore, int s3Port, String secret) {
+      S3Store.keepAliveConnections(config.maxWorkers());
       return new S3Store(
           embeddedStore ? URI.create("http://127.0.0.1:" + s3Port) : config.s3Endpoint(),
           config.s3Region(),

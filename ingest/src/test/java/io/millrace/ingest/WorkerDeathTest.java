@@ -44,7 +44,7 @@ class WorkerDeathTest {
     }
 
     @Override
-    public void put(String key, byte[] body, String contentType) {
+    public void put(String key, byte[] body, String contentType, String contentEncoding) {
       throw new Error("test: the worker pipeline dies on this upload");
     }
 

@@ -132,9 +132,17 @@ public final class Config {
 
   // ------------------------------------------------------------------ the values
 
-  /** {@return uploads in flight at once} */
+  /** {@return uploads in flight at once, at most: the adaptive limit's ceiling} */
   public int maxWorkers() {
     return get(Settings.MAX_WORKERS);
+  }
+
+  /**
+   * {@return whether uploads in flight adapt to the store (AIMD, up to {@link #maxWorkers()}); if
+   * not, {@link #maxWorkers()} are in flight whenever there is work}
+   */
+  public boolean uploadAdaptive() {
+    return get(Settings.UPLOAD_ADAPTIVE);
   }
 
   /** {@return payloads admitted but not yet stored, at most} */
@@ -205,6 +213,24 @@ public final class Config {
   /** {@return how long after its first payload a batch object is cut} */
   public long batchMaxAgeMs() {
     return get(Settings.BATCH_MAX_AGE_MS);
+  }
+
+  /** {@return how many partitions may have a batch open at once (when the template has fields)} */
+  public int batchMaxOpenPartitions() {
+    return get(Settings.BATCH_MAX_OPEN_PARTITIONS);
+  }
+
+  /**
+   * {@return the object key template as given, empty for the mode's default (today's layout); it is
+   * parsed and checked by the workers' key layout at start}
+   */
+  public String keyTemplate() {
+    return get(Settings.KEY_TEMPLATE);
+  }
+
+  /** {@return the batch objects' encoding: {@code gzip}, {@code zstd} or {@code none}} */
+  public String compression() {
+    return get(Settings.COMPRESSION);
   }
 
   /** {@return the external S3 endpoint, or null for the embedded store} */

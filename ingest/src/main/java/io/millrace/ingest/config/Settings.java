@@ -22,7 +22,19 @@ final class Settings {
   static final List<Setting<?>> ALL = Collections.unmodifiableList(TABLE);
 
   static final Setting<Integer> MAX_WORKERS =
-      intIn("MAX_WORKERS", 16, 1, 1024, "uploads in flight at once");
+      intIn(
+          "MAX_WORKERS",
+          64,
+          1,
+          1024,
+          "uploads in flight at once, at most (the adaptive limit's ceiling)");
+  static final Setting<Boolean> UPLOAD_ADAPTIVE =
+      add(
+          "MILLRACE_UPLOAD_ADAPTIVE",
+          "true",
+          "true|false",
+          "adapt uploads in flight to the store's latency and back-pressure (false: MAX_WORKERS)",
+          Setting.oneOf(Settings::bool));
   static final Setting<Integer> MAX_QUEUE =
       intIn("MAX_QUEUE", 100_000, 1, 100_000_000, "payloads admitted but not yet stored, at most");
   static final Setting<Long> QUEUE_MAX_BYTES =
@@ -109,6 +121,28 @@ final class Settings {
           1,
           3_600_000,
           "... or this long after its first payload arrived");
+  static final Setting<Integer> BATCH_MAX_OPEN_PARTITIONS =
+      intIn(
+          "MILLRACE_BATCH_MAX_OPEN_PARTITIONS",
+          1000,
+          1,
+          100_000,
+          "partitions (key template field values) with a batch open at once");
+  static final Setting<String> KEY_TEMPLATE =
+      add(
+          "MILLRACE_KEY_TEMPLATE",
+          "",
+          "empty (today's layout) or a template such as"
+              + " {prefix}/type={$.type}/dt={date}/hour={hour}/{batch}{ext}",
+          "object keys; {$.field} partitions by a payload field",
+          Setting.matching("[\\x21-\\x7e]*", 1024));
+  static final Setting<String> COMPRESSION =
+      add(
+          "MILLRACE_COMPRESSION",
+          "gzip",
+          "gzip|zstd|none",
+          "batch object encoding: suffix .ndjson.gz/.ndjson.zst/.ndjson and Content-Encoding",
+          Setting.oneOf(v -> v.equals("gzip") || v.equals("zstd") || v.equals("none") ? v : null));
   static final Setting<URI> S3_ENDPOINT =
       add(
           "MILLRACE_S3_ENDPOINT",
@@ -326,6 +360,14 @@ final class Settings {
   }
 
   // ------------------------------------------------------------------ readers of their own
+
+  private static Boolean bool(String v) {
+    return switch (v) {
+      case "true" -> Boolean.TRUE;
+      case "false" -> Boolean.FALSE;
+      default -> null;
+    };
+  }
 
   private static URI endpoint(Setting<?> s, String v) throws ConfigException {
     if (v.isEmpty()) {

@@ -121,6 +121,14 @@ public final class Metrics {
   }
 
   /**
+   * {@return a counter registered under {@code name} with the given tags (pairs of tag name and
+   * value); the same name and tags give the same counter}
+   */
+  public Counter counter(String name, String help, String... tags) {
+    return Counter.builder(name).description(help).tags(tags).register(registry);
+  }
+
+  /**
    * Registers a gauge read from {@code value} at every scrape; the supplier is held strongly.
    *
    * @param tags label names and values, alternating

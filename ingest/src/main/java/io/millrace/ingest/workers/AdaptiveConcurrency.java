@@ -29,7 +29,8 @@ import java.util.function.LongSupplier;
  *   lowest window mean seen within the last `floorHorizon` (BBR keeps min RTT for 10 s), so a store
  *   that became slower for good becomes the new normal after that horizon, while a store that
  *   recovers lowers the baseline at once.
- * - At a window's end: if the smoothed RTT is above baseline * tolerance, the limit is multiplied
+ * - At a window's end: if the smoothed RTT is above max(baseline * tolerance, baseline + slack), the
+ *   limit is multiplied
  *   by (baseline * tolerance / smoothed RTT), clamped to [errorDecrease, latencyDecrease] (at most
  *   0.9 like Vector, at least 0.5; and at least -1): a small rise trims the limit, a store that got
  *   ten times slower halves it every window (the gradient of Netflix's concurrency-limits). Else,
@@ -73,6 +74,7 @@ public final class AdaptiveConcurrency {
   private final LongSupplier clock;
   private final long minWindowNanos;
   private final long floorHorizonNanos;
+  private final long slackNanos;
   private final ConcurrencyTuning tuning;
   private final Listener listener;
 
@@ -98,6 +100,7 @@ public final class AdaptiveConcurrency {
     this.tuning = b.tuning;
     this.minWindowNanos = tuning.minWindow().toNanos();
     this.floorHorizonNanos = tuning.floorHorizon().toNanos();
+    this.slackNanos = tuning.latencySlack().toNanos();
     this.listener = b.listener;
     this.limit = Math.min(b.initial, b.ceiling);
     this.windowStart = clock.getAsLong();
@@ -260,7 +263,7 @@ public final class AdaptiveConcurrency {
       floorRtt = mean;
       floorStamp = now;
     }
-    double tolerated = floorRtt * tuning.tolerance();
+    double tolerated = Math.max(floorRtt * tuning.tolerance(), floorRtt + slackNanos);
     if (smoothedRtt > tolerated) {
       // the further above the tolerated latency, the deeper the cut, between the two factors
       double factor =

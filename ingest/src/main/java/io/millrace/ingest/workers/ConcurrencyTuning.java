@@ -14,6 +14,10 @@ import java.time.Duration;
  * @param latencyDecrease the mildest cut on rising latency, in (0, 1) (0.9; a steeper rise cuts
  *     deeper, down to {@code errorDecrease})
  * @param errorDecrease the cut on back-pressure, in (0, latencyDecrease] (0.5)
+ * @param latencySlack latency above the baseline that is always tolerated, whatever the factor
+ *     (zero by default; the service uses {@link #SERVICE}): a store whose round trip is a few
+ *     milliseconds and grows with every request in flight (a CPU-bound local store) would otherwise
+ *     be held at one or two uploads in flight, for a gain of microseconds
  */
 public record ConcurrencyTuning(
     Duration minWindow,
@@ -21,11 +25,37 @@ public record ConcurrencyTuning(
     double smoothing,
     double tolerance,
     double latencyDecrease,
-    double errorDecrease) {
+    double errorDecrease,
+    Duration latencySlack) {
 
   /** The defaults. */
   public static final ConcurrencyTuning DEFAULT =
       new ConcurrencyTuning(Duration.ofMillis(20), Duration.ofSeconds(10), 0.4, 1.5, 0.9, 0.5);
+
+  /**
+   * What the service's uploads use: the defaults with 50 ms of latency slack, so the limit falls
+   * when the store gets slow by tens of milliseconds or more (or throttles, fails, times out) and
+   * not for the few milliseconds of queueing that more uploads in flight cost a fast store.
+   */
+  public static final ConcurrencyTuning SERVICE = DEFAULT.withLatencySlack(Duration.ofMillis(50));
+
+  /** The constants without latency slack. */
+  public ConcurrencyTuning(
+      Duration minWindow,
+      Duration floorHorizon,
+      double smoothing,
+      double tolerance,
+      double latencyDecrease,
+      double errorDecrease) {
+    this(
+        minWindow,
+        floorHorizon,
+        smoothing,
+        tolerance,
+        latencyDecrease,
+        errorDecrease,
+        Duration.ZERO);
+  }
 
   /** Checks every value's range. */
   public ConcurrencyTuning {
@@ -44,6 +74,9 @@ public record ConcurrencyTuning(
               + " > "
               + latencyDecrease);
     }
+    if (latencySlack == null || latencySlack.isNegative()) {
+      throw new IllegalArgumentException("latencySlack must be zero or positive: " + latencySlack);
+    }
   }
 
   /**
@@ -53,7 +86,17 @@ public record ConcurrencyTuning(
    */
   public ConcurrencyTuning withMinWindow(Duration window) {
     return new ConcurrencyTuning(
-        window, floorHorizon, smoothing, tolerance, latencyDecrease, errorDecrease);
+        window, floorHorizon, smoothing, tolerance, latencyDecrease, errorDecrease, latencySlack);
+  }
+
+  /**
+   * {@return these constants with another latency slack}
+   *
+   * @param slack latency above the baseline always tolerated
+   */
+  public ConcurrencyTuning withLatencySlack(Duration slack) {
+    return new ConcurrencyTuning(
+        minWindow, floorHorizon, smoothing, tolerance, latencyDecrease, errorDecrease, slack);
   }
 
   private static void positive(Duration d, String name) {

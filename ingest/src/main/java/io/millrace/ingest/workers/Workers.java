@@ -17,7 +17,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -30,15 +30,18 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
 /**
  * The worker pool, as one millrace pipeline run over a {@link JobSource}.
  *
- * <p>Both modes: {@code source → batch(maxPayloads, maxAge) → split by bytes → fix}, then batched
- * mode: {@code → encode NDJSON.gz → mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack
- * the batch}; per-payload mode: {@code → one .json per payload →
- * mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack the payload}. The fix stage is one
- * thread, in order: {@link JobSource#fix} fixes each batch's content and name before anything is
- * encoded (the local log records it durably, so a replay after a crash rebuilds the same batch
- * under the same key); it retries without limit while the source cannot record (disk full). A job's
- * budget in the queue is released only after its object is stored. Keys: {@link ObjectKeys}; bytes:
- * {@link Encoding}.
+ * <p>Batched mode: {@code source → batch(range size, MILLRACE_BATCH_MAX_AGE_MS) → split each range
+ * into objects ({@link RangeSplit}: per partition value of the key template, by payload count and
+ * bytes) → encode NDJSON ({@link Compression}) → mapConcurrentUnordered(MAX_WORKERS, upload under
+ * the adaptive limit) with retry → ack the range once all its objects are stored}. A range is a
+ * contiguous run of the queue; with the default template it is {@code MILLRACE_BATCH_MAX_PAYLOADS}
+ * payloads and splits only by bytes, exactly as before. With a partitioned template a range holds
+ * up to {@code MILLRACE_BATCH_MAX_PAYLOADS × MILLRACE_BATCH_MAX_OPEN_PARTITIONS} payloads but at
+ * most a quarter of {@code MAX_QUEUE}, so each partition's objects stay large while admission keeps
+ * room (ADR 0004). Per-payload mode: {@code source → mapConcurrentUnordered(MAX_WORKERS, upload one
+ * .json under the adaptive limit) with retry → ack}. A job's budget in the queue is released only
+ * after its object (batched: every object of its range) is stored. Keys and encoding: {@link
+ * UploadLayout}; the limit: {@link Uploader}.
  *
  * <p>When the source has nowhere better to keep jobs (no {@link JobSource#redelivery()}), uploads
  * retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3 {@code 503
@@ -56,29 +59,46 @@ public final class Workers {
 
   private final Config config;
   private final JobSource source;
-  private final ObjectKeys keys;
-  private final ObjectStore store;
+  private final UploadLayout layout;
+  private final RangeSplit split;
+  private final Uploader uploader;
   private final Metrics metrics;
   private final Runnable onStoreFailure;
   private final Runnable onStoreSuccess;
 
-  /** Formed batches not yet stored, by key; spilled as groups if shutdown cannot store them. */
-  private final Map<String, Upload> inFlight = new ConcurrentHashMap<>();
+  /** Formed ranges not yet stored; spilled whole if shutdown cannot store them. */
+  private final Set<Range> inFlight = ConcurrentHashMap.newKeySet();
 
   private final AtomicInteger uploading = new AtomicInteger();
   private volatile RunHandle<Upload> run;
   private volatile Throwable died; // the failure that ended the run, if one did
 
   /**
-   * An object to store: its key, bytes, the jobs it holds, and the fixed batch it stores whole
-   * (null for one payload of a batch, acknowledged on its own).
+   * A formed range: its jobs in queue order, and how many of its objects are not yet stored (or
+   * given back). Its jobs are acknowledged together when the last object is stored, so a range is
+   * either stored whole or kept whole for a replay that rebuilds the same objects.
    */
+  static final class Range {
+    final FixedBatch batch;
+    final List<Job> jobs;
+    final AtomicInteger pending;
+    final List<Job> givenBack = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    Range(FixedBatch batch, int pieces) {
+      this.batch = batch;
+      this.jobs = batch.jobs();
+      this.pending = new AtomicInteger(pieces);
+    }
+  }
+
+  /** An object to store: its key, bytes, the jobs it holds, and the range it belongs to. */
   record Upload(
       String key,
       byte[] body,
       String contentType,
+      String contentEncoding,
       List<Job> jobs,
-      FixedBatch batch,
+      Range range,
       AtomicInteger failures) {}
 
   /**
@@ -98,10 +118,46 @@ public final class Workers {
       Metrics metrics,
       Runnable onStoreFailure,
       Runnable onStoreSuccess) {
+    this(config, source, store, metrics, onStoreFailure, onStoreSuccess, System::nanoTime);
+  }
+
+  /**
+   * Creates the pool with a given clock for the adaptive limit; {@link #start} runs it.
+   *
+   * @param config mode, batch limits, key layout, {@code MAX_WORKERS}
+   * @param source where jobs come from and are acknowledged
+   * @param store where objects go
+   * @param metrics where counters go
+   * @param onStoreFailure told of every failed upload attempt
+   * @param onStoreSuccess told of every stored object
+   * @param nanoClock the adaptive limit's clock, like {@link System#nanoTime}
+   * @throws IllegalArgumentException if the key template or the compression is not accepted
+   */
+  public Workers(
+      Config config,
+      JobSource source,
+      ObjectStore store,
+      Metrics metrics,
+      Runnable onStoreFailure,
+      Runnable onStoreSuccess,
+      java.util.function.LongSupplier nanoClock) {
     this.config = config;
     this.source = source;
-    this.keys = new ObjectKeys(config.prefix());
-    this.store = store;
+    this.layout = UploadLayout.of(config);
+    this.split =
+        new RangeSplit(
+            layout.template(),
+            config.batchMaxPayloads(),
+            config.batchMaxBytes(),
+            config.batchMaxOpenPartitions());
+    this.uploader =
+        new Uploader(
+            store,
+            config.maxWorkers(),
+            config.uploadAdaptive(),
+            nanoClock,
+            ConcurrencyTuning.SERVICE,
+            metrics);
     this.metrics = metrics;
     this.onStoreFailure = onStoreFailure;
     this.onStoreSuccess = onStoreSuccess;
@@ -143,6 +199,8 @@ public final class Workers {
       int encoders = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
       uploads =
           fixed
+              .flatMap(this::split)
+              .named("split")
               .mapConcurrentUnordered(encoders, this::encode)
               .named("encode")
               .mapConcurrentUnordered(config.maxWorkers(), this::upload)
@@ -247,24 +305,84 @@ public final class Workers {
     return e.getClass().getSimpleName() + (msg == null ? "" : ": " + msg);
   }
 
+  /** The run died: nothing is stored any more, for good (admission fills up, readiness fails). */
+  private void died(Throwable failure) {
+    LOG.error("the worker pipeline failed; payloads are no longer stored here", failure);
+    died = failure;
+    metrics.errors.record("workers", "the worker pipeline failed: " + describe(failure));
+    try {
+      source.abandon(failure);
+    } catch (RuntimeException e) {
+      LOG.warn("handing back what the dead pipeline held: {}", e.toString());
+    }
+  }
+
+  /** {@return the upload concurrency limit now (adaptive, or {@code MAX_WORKERS})} */
+  public int uploadLimit() {
+    return uploader.limit();
+  }
+
+  /** {@return why this node stores nothing any more (the pipeline died), or null} */
+  public String notReadyReason() {
+    Throwable t = died;
+    return t == null ? null : "the worker pipeline failed (" + t + "); nothing is stored here";
+  }
+
+  private void giveBack(Redelivery back, Upload u, Throwable e) {
+    if (u.range() != null) {
+      u.range().givenBack.addAll(u.jobs());
+    }
+    LOG.warn(
+        "upload of {} failed {} times; its {} payloads go back to the queue: {}",
+        u.key(),
+        u.failures().get(),
+        u.jobs().size(),
+        e.toString());
+    back.giveBack(u.jobs(), e);
+    if (u.range() != null) {
+      pieceDone(u.range());
+    }
+  }
+
   /**
-   * {@return the batches to store, each fixed by the source before anything is encoded: formed from
-   * the jobs (count, age, bytes) and fixed in order on one thread, then those the source replayed
-   * at start (already fixed: fixing returns them as recorded)}
+   * {@return how many payloads a range holds at most: {@code MILLRACE_BATCH_MAX_PAYLOADS}; with a
+   * partitioned template that many per open partition, but at most a quarter of {@code MAX_QUEUE}
+   * (never less than {@code MILLRACE_BATCH_MAX_PAYLOADS})}
+   */
+  int rangeSize() {
+    int per = config.batchMaxPayloads();
+    if (!partitionedRanges()) {
+      return per;
+    }
+    long wanted = (long) per * config.batchMaxOpenPartitions();
+    return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 4));
+  }
+
+  /**
+   * {@return the ranges to store, each fixed by the source before anything is encoded: formed from
+   * the jobs (count and age; with the default template also split by bytes, as before templates)
+   * and fixed in order on one thread, then those the source replayed at start (already fixed:
+   * fixing returns them as recorded)}
    */
   private Pipeline<FixedBatch> fixed(Pipeline<Job> jobs) {
-    Pipeline<FixedBatch> formed =
-        jobs.batch(config.batchMaxPayloads(), Duration.ofMillis(config.batchMaxAgeMs()))
-            .named("batch")
-            .flatMap(b -> Encoding.splitByBytes(b, config.batchMaxBytes()))
-            .named("split")
-            .map(this::fix)
-            .named("fix");
+    Pipeline<List<Job>> formed =
+        jobs.batch(rangeSize(), Duration.ofMillis(config.batchMaxAgeMs())).named("batch");
+    if (!partitionedRanges()) {
+      formed =
+          formed.flatMap(b -> RangeSplit.byBytes(b, config.batchMaxBytes())).named("split bytes");
+    }
+    Pipeline<FixedBatch> fixedFormed = formed.map(this::fix).named("fix");
     List<List<Job>> replayed = source.replayedBatches();
     if (replayed.isEmpty()) {
-      return formed;
+      return fixedFormed;
     }
-    return Pipeline.merge(formed, Pipeline.from(replayed).map(this::fix).named("fix replayed"));
+    return Pipeline.merge(
+        fixedFormed, Pipeline.from(replayed).map(this::fix).named("fix replayed"));
+  }
+
+  /** {@return whether ranges are split per partition value (batched mode, a field template)} */
+  private boolean partitionedRanges() {
+    return config.mode() == Config.Mode.BATCHED && layout.partitioned();
   }
 
   /**
@@ -290,71 +408,93 @@ public final class Workers {
     }
   }
 
-  /** The run died: nothing is stored any more, for good (admission fills up, readiness fails). */
-  private void died(Throwable failure) {
-    LOG.error("the worker pipeline failed; payloads are no longer stored here", failure);
-    died = failure;
-    metrics.errors.record("workers", "the worker pipeline failed: " + describe(failure));
-    try {
-      source.abandon(failure);
-    } catch (RuntimeException e) {
-      LOG.warn("handing back what the dead pipeline held: {}", e.toString());
+  /**
+   * Splits one fixed range into its objects (keys fixed, bodies not yet encoded). One object is
+   * named as the range; several are {@code <range name>-<k>}, k counting from 0 in split order,
+   * which is a function of the range alone.
+   */
+  private List<Upload> split(FixedBatch batch) {
+    List<RangeSplit.Piece> pieces = split.split(batch.jobs());
+    Range range = new Range(batch, pieces.size());
+    inFlight.add(range);
+    List<Upload> out = new ArrayList<>(pieces.size());
+    for (int k = 0; k < pieces.size(); k++) {
+      RangeSplit.Piece p = pieces.get(k);
+      String name = pieces.size() == 1 ? batch.name() : batch.name() + "-" + k;
+      out.add(
+          new Upload(
+              layout.batchKey(p.partition(), p.jobs().getFirst().admittedAtMillis(), name),
+              null,
+              "application/x-ndjson",
+              layout.batchContentEncoding(),
+              p.jobs(),
+              range,
+              new AtomicInteger()));
     }
-  }
-
-  /** {@return why this node stores nothing any more (the pipeline died), or null} */
-  public String notReadyReason() {
-    Throwable t = died;
-    return t == null ? null : "the worker pipeline failed (" + t + "); nothing is stored here";
-  }
-
-  private void giveBack(Redelivery back, Upload u, Throwable e) {
-    inFlight.remove(u.key());
-    LOG.warn(
-        "upload of {} failed {} times; its {} payloads go back to the queue: {}",
-        u.key(),
-        u.failures().get(),
-        u.jobs().size(),
-        e.toString());
-    back.giveBack(u.jobs(), e);
+    return out;
   }
 
   /** Per-payload mode: one object per payload of a fixed batch, each acknowledged on its own. */
   private List<Upload> singles(FixedBatch batch) {
     List<Upload> out = new ArrayList<>(batch.size());
     for (Job job : batch.jobs()) {
-      Upload u =
+      out.add(
           new Upload(
-              keys.single(job),
+              layout.singleKey(job),
               job.payload(),
               "application/json",
+              null,
               List.of(job),
               null,
-              new AtomicInteger());
-      inFlight.put(u.key(), u);
-      out.add(u);
+              new AtomicInteger()));
     }
     return out;
   }
 
-  private Upload encode(FixedBatch batch) throws IOException {
-    Upload u =
-        new Upload(
-            keys.batch(batch),
-            Encoding.ndjsonGzip(batch.jobs()),
-            "application/x-ndjson",
-            batch.jobs(),
-            batch,
-            new AtomicInteger());
-    inFlight.put(u.key(), u);
-    return u;
+  private Upload encode(Upload piece) {
+    List<byte[]> payloads = new ArrayList<>(piece.jobs().size());
+    for (Job j : piece.jobs()) {
+      payloads.add(j.payload());
+    }
+    byte[] body = layout.compression().encodeNdjson(payloads);
+    return new Upload(
+        piece.key(),
+        body,
+        piece.contentType(),
+        piece.contentEncoding(),
+        piece.jobs(),
+        piece.range(),
+        piece.failures());
+  }
+
+  /** One object of {@code range} is done (stored, or given back); the last one acks the range. */
+  private void pieceDone(Range range) {
+    if (range.pending.decrementAndGet() == 0) {
+      inFlight.remove(range);
+      if (range.givenBack.isEmpty()) {
+        source.ack(range.batch); // the source records the batch stored
+        return;
+      }
+      java.util.Set<Job> back =
+          java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      back.addAll(range.givenBack);
+      List<Job> stored = new ArrayList<>();
+      for (Job j : range.jobs) {
+        if (!back.contains(j)) {
+          stored.add(j);
+        }
+      }
+      if (!stored.isEmpty()) {
+        source.ack(stored);
+      }
+    }
   }
 
   private Upload upload(Upload u) throws Exception {
     uploading.incrementAndGet();
     long t0 = System.nanoTime();
     try {
-      store.put(u.key(), u.body(), u.contentType());
+      uploader.put(u.key(), u.body(), u.contentType(), u.contentEncoding());
     } catch (Exception e) {
       if (e instanceof InterruptedException || Thread.currentThread().isInterrupted()) {
         throw e;
@@ -376,12 +516,11 @@ public final class Workers {
       uploading.decrementAndGet();
     }
     metrics.uploadTime.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-    if (u.batch() != null) {
-      source.ack(u.batch()); // the source records the batch stored
-    } else {
+    if (u.range() == null) {
       source.ack(u.jobs());
+    } else {
+      pieceDone(u.range());
     }
-    inFlight.remove(u.key());
     metrics.objectsStored.increment();
     metrics.bytesStored.increment(u.body().length);
     metrics.payloadsStored.increment(u.jobs().size());
@@ -441,8 +580,14 @@ public final class Workers {
   public List<List<Job>> formedBatches() {
     List<List<Job>> groups = new ArrayList<>();
     if (config.mode() == Config.Mode.BATCHED) {
-      for (Upload u : inFlight.values()) {
-        groups.add(u.jobs());
+      for (Range r : inFlight) {
+        if (r.givenBack.isEmpty()) {
+          groups.add(r.jobs);
+        } else {
+          List<Job> kept = new ArrayList<>(r.jobs);
+          kept.removeIf(j -> r.givenBack.stream().anyMatch(b -> b == j));
+          groups.add(kept);
+        }
       }
     }
     return groups;

@@ -138,6 +138,26 @@ class ConfigTest {
   }
 
   @Test
+  void theUploadPathSettingsHaveTheirDefaultsAndRanges() throws Exception {
+    Config c = Config.defaults();
+    assertThat(c.maxWorkers()).isEqualTo(64);
+    assertThat(c.uploadAdaptive()).isTrue();
+    assertThat(c.compression()).isEqualTo("gzip");
+    assertThat(c.keyTemplate()).isEmpty();
+    assertThat(c.batchMaxOpenPartitions()).isEqualTo(1000);
+    assertThat(c.with(Map.of("MILLRACE_UPLOAD_ADAPTIVE", "false")).uploadAdaptive()).isFalse();
+    assertThatThrownBy(() -> c.with(Map.of("MILLRACE_UPLOAD_ADAPTIVE", "yes")))
+        .hasMessageContaining("MILLRACE_UPLOAD_ADAPTIVE");
+    assertThatThrownBy(() -> c.with(Map.of("MILLRACE_COMPRESSION", "lz4")))
+        .hasMessageContaining("MILLRACE_COMPRESSION")
+        .hasMessageContaining("gzip|zstd|none");
+    assertThatThrownBy(() -> c.with(Map.of("MILLRACE_BATCH_MAX_OPEN_PARTITIONS", "0")))
+        .hasMessageContaining("MILLRACE_BATCH_MAX_OPEN_PARTITIONS");
+    assertThatThrownBy(() -> c.with(Map.of("MILLRACE_KEY_TEMPLATE", "{prefix}/a b/{batch}")))
+        .hasMessageContaining("MILLRACE_KEY_TEMPLATE");
+  }
+
+  @Test
   void toStringNeverShowsTheKeys() throws Exception {
     Config c = Config.parse(Map.of("MILLRACE_API_KEYS", "secret-key-123"), new String[0]);
     assertThat(c.toString()).doesNotContain("secret-key-123").contains("apiKeys=1");

@@ -29,6 +29,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code REFUSE}: nothing listens: the port is closed until the fault changes, so connections
  *       are refused.
  * </ul>
+ *
+ * <p>Besides the faults, {@link #latency} adds a delay to every chunk the store sends back on a
+ * relayed connection (about one per response), effective at once on open connections: a store that
+ * became slow, without errors.
  */
 public final class FaultProxy implements AutoCloseable {
   public enum Fault {
@@ -47,6 +51,7 @@ public final class FaultProxy implements AutoCloseable {
   private volatile Thread acceptor;
   private volatile boolean closed;
   private volatile Fault fault = Fault.NONE;
+  private volatile long latencyNanos;
   public final AtomicInteger injected = new AtomicInteger();
   public final AtomicInteger relayed = new AtomicInteger();
 
@@ -78,6 +83,11 @@ public final class FaultProxy implements AutoCloseable {
 
   public URI endpoint() {
     return URI.create("http://127.0.0.1:" + port);
+  }
+
+  /** Delays each chunk of the store's answers by {@code d} (zero: none), from now on. */
+  public void latency(java.time.Duration d) {
+    latencyNanos = d.toNanos();
   }
 
   public void fault(Fault f) {
@@ -257,8 +267,8 @@ public final class FaultProxy implements AutoCloseable {
       open.add(upstream);
       relayed.incrementAndGet();
       try {
-        Thread back = Thread.ofVirtual().start(() -> pump(upstream, client));
-        pump(client, upstream);
+        Thread back = Thread.ofVirtual().start(() -> pump(upstream, client, true));
+        pump(client, upstream, false);
         try {
           back.join(30_000);
         } catch (InterruptedException e) {
@@ -270,13 +280,22 @@ public final class FaultProxy implements AutoCloseable {
     }
   }
 
-  private static void pump(Socket from, Socket to) {
+  private void pump(Socket from, Socket to, boolean answers) {
     byte[] buf = new byte[16 * 1024];
     try {
       InputStream in = from.getInputStream();
       OutputStream out = to.getOutputStream();
       int n;
       while ((n = in.read(buf)) >= 0) {
+        long delay = answers ? latencyNanos : 0;
+        if (delay > 0) {
+          try {
+            Thread.sleep(java.time.Duration.ofNanos(delay));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+          }
+        }
         out.write(buf, 0, n);
         out.flush();
       }

@@ -106,10 +106,20 @@ public final class TestSupport {
           s3.getObject(b -> b.bucket(bucket).key(o.key()), ResponseTransformer.toBytes())
               .asByteArray();
       List<String> lines = new ArrayList<>();
+      boolean ndjson = o.key().endsWith(".ndjson");
       if (o.key().endsWith(".gz")) {
         try (var in = new GZIPInputStream(new ByteArrayInputStream(bytes))) {
           bytes = in.readAllBytes();
         }
+        ndjson = true;
+      } else if (o.key().endsWith(".zst")) {
+        try (var in =
+            new com.github.luben.zstd.ZstdInputStreamNoFinalizer(new ByteArrayInputStream(bytes))) {
+          bytes = in.readAllBytes();
+        }
+        ndjson = true;
+      }
+      if (ndjson) {
         String s = new String(bytes, StandardCharsets.UTF_8);
         assertThat(s).as("object %s ends with a newline", o.key()).endsWith("\n");
         for (String line : s.split("\n", -1)) {

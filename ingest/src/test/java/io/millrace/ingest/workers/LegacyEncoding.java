@@ -9,11 +9,15 @@ import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
 
 /**
- * What goes into an object: a batch as NDJSON (one payload per line, exactly as the client sent it)
- * compressed with gzip at level 1, cut so that no object holds more than the byte limit. Stateless.
+ * The batch encoding and byte split of the service before {@link RangeSplit} and {@link
+ * Compression} (kept as the reference they are tested against).
+ *
+ * <p>What goes into an object: a batch as NDJSON (one payload per line, exactly as the client sent
+ * it) compressed with gzip at level 1, cut so that no object holds more than the byte limit.
+ * Stateless.
  */
-final class Encoding {
-  private Encoding() {}
+final class LegacyEncoding {
+  private LegacyEncoding() {}
 
   /**
    * Cuts a count/age batch further so no object holds more than {@code limit} bytes of payload (at
