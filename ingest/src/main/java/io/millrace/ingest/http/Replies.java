@@ -48,6 +48,10 @@ final class Replies {
           metrics.errors.record("admission", "429 queue full: nothing admitted");
       case Problem.QueueUnavailable q ->
           metrics.errors.record("admission", "503 queue unavailable: " + q.reason());
+      case Problem.StorageFailed f ->
+          metrics.errors.record(
+              "admission",
+              "503 " + (f.diskFull() ? "disk full" : "storage error") + ": " + f.detail());
       case Problem.Unauthorized u -> rejected(p);
       case Problem.BadIdempotencyKey b -> rejected(p);
       case Problem.UnsupportedMediaType u -> rejected(p);
