@@ -25,8 +25,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
- * What the exactly-once design relies on, checked against the servers this project runs: the
- * box's nats-server (a private one of the same binary) and the embedded S3Proxy.
+ * What the exactly-once design relies on, checked against the servers this project runs: the box's
+ * nats-server (a private one of the same binary) and the embedded S3Proxy.
  */
 @Timeout(60)
 class ServerFactsTest {
@@ -89,7 +89,8 @@ class ServerFactsTest {
           org.assertj.core.api.Assertions.catchThrowable(
               () ->
                   c.putObject(
-                      b -> b.bucket("bkt").key("k").ifNoneMatch("*"), RequestBody.fromString("two")));
+                      b -> b.bucket("bkt").key("k").ifNoneMatch("*"),
+                      RequestBody.fromString("two")));
       System.out.println("second conditional put: " + second);
       String now = c.getObjectAsBytes(b -> b.bucket("bkt").key("k")).asUtf8String();
       System.out.println("content after: " + now);
