@@ -56,7 +56,7 @@ public final class Main {
         .append(service.port())
         .append('\n');
     sb.append("  role: ").append(config.role()).append(", queue: ");
-    if (config.durableQueue()) {
+    if (config.sharedQueue()) {
       sb.append("NATS JetStream stream ")
           .append(config.nats().stream())
           .append(" at ")
@@ -66,8 +66,12 @@ public final class Main {
         sb.append(" (not ready yet: ").append(why).append(')');
       }
       sb.append('\n');
+    } else if (config.queueKind() == Config.QueueKind.DISK) {
+      sb.append("local log at ")
+          .append(io.millrace.ingest.queue.disk.DiskJobQueue.dir(config.dataDir()))
+          .append(" (durable: 202 after fsync)\n");
     } else {
-      sb.append("memory\n");
+      sb.append("memory (volatile: a crash loses what is not stored)\n");
     }
     if (!config.roleKind().stores()) {
       sb.append("  store: none on an ingest node (workers store)\n");
@@ -90,11 +94,18 @@ public final class Main {
         .append(config.mode().configName())
         .append(", prefix '")
         .append(config.prefix())
-        .append("', spill folder ")
-        .append(IngestService.spillDir(config))
-        .append('\n');
+        .append('\'');
+    if (config.queueKind() == Config.QueueKind.MEMORY) {
+      sb.append(", spill folder ").append(IngestService.spillDir(config));
+    }
+    sb.append('\n');
     if (service.replayedPayloads() > 0) {
-      sb.append("  replaying ").append(service.replayedPayloads()).append(" spilled payloads\n");
+      sb.append("  replaying ")
+          .append(service.replayedPayloads())
+          .append(
+              config.queueKind() == Config.QueueKind.DISK
+                  ? " payloads not yet stored from the local log\n"
+                  : " spilled payloads\n");
     }
     if (!config.roleKind().admits()) {
       System.out.print(sb);

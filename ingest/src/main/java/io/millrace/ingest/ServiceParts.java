@@ -10,6 +10,7 @@ import io.millrace.ingest.queue.Budget;
 import io.millrace.ingest.queue.Handover;
 import io.millrace.ingest.queue.JobQueue;
 import io.millrace.ingest.queue.JobSource;
+import io.millrace.ingest.queue.disk.DiskJobQueue;
 import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
 import io.millrace.ingest.queue.memory.MemoryJobQueue;
 import io.millrace.ingest.queue.memory.Spill;
@@ -43,7 +44,8 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  * the queue (which replays spill files), the embedded store and the HTTP server (each on a thread
  * of its own, to start fast), the S3 client, the workers and the store health check; if one fails,
  * the ones before it are stopped, last first. {@link #stop} closes admission, drains, hands over
- * what is left, then stops the queue, the HTTP server and the store.
+ * what is left (the local log keeps it where it is), then stops the queue, the HTTP server and the
+ * store.
  *
  * <p>Which parts run depends on {@code MILLRACE_ROLE}: an ingest node has no store and no workers.
  * Immutable once started; {@link #stop} is called once, by {@link IngestService}.
@@ -134,15 +136,20 @@ final class ServiceParts {
       queue =
           parts.add(
               "queue",
-              config.durableQueue()
-                  ? new JetStreamJobQueue(config, metrics, runId, System::currentTimeMillis)
-                  // replays what the last run spilled, before anything new is admitted
-                  : MemoryJobQueue.open(config, runId, System::currentTimeMillis));
+              switch (config.queueKind()) {
+                // replays what the log holds unstored, and takes in old spill files, before
+                // anything new is admitted
+                case DISK -> DiskJobQueue.open(config, metrics);
+                case JETSTREAM ->
+                    new JetStreamJobQueue(config, metrics, runId, System::currentTimeMillis);
+                // replays what the last run spilled, before anything new is admitted
+                case MEMORY -> MemoryJobQueue.open(config, runId, System::currentTimeMillis);
+              });
       gauges(metrics, queue.budget());
-      if (config.durableQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
+      if (config.sharedQueue() && Spill.hasFiles(Spill.dir(config.dataDir()))) {
         LOG.warn(
             "{} holds spill files of an earlier run with MILLRACE_QUEUE=memory; they are replayed"
-                + " only with MILLRACE_QUEUE=memory",
+                + " only with MILLRACE_QUEUE=memory or disk",
             Spill.dir(config.dataDir()));
       }
       replayedPayloads = queue.source().map(JobSource::replayedPayloads).orElse(0);
@@ -296,8 +303,8 @@ final class ServiceParts {
     long storedBefore = (long) metrics.payloadsStored.count();
     boolean drained = workers == null || workers.drain(Duration.ofMillis(config.drainTimeoutMs()));
     IngestService.trace("drained", t0);
-    // what is not stored is handed over: given back to JetStream for the other workers, or
-    // spilled to disk by the memory queue
+    // what is not stored is handed over: given back to JetStream for the other workers, spilled
+    // to disk by the memory queue, or left where it is by the local log
     Handover handover = new Handover.GivenBack(0); // an ingest node holds nothing
     if (workers != null) {
       handover = queue.source().orElseThrow().handOver(workers.formedBatches());

@@ -26,12 +26,12 @@ public final class Config {
     for (Setting<?> s : Settings.ALL) {
       values[s.index()] = s.read(raw[s.index()]);
     }
-    if (roleKind() != Role.ALL && !durableQueue()) {
+    if (roleKind() != Role.ALL && !sharedQueue()) {
       throw new ConfigException(
           "MILLRACE_ROLE="
               + role()
               + " needs a shared queue: set MILLRACE_QUEUE to"
-              + " nats://host:port (with MILLRACE_QUEUE=memory the only role is all)");
+              + " nats://host:port (with MILLRACE_QUEUE=disk or memory the only role is all)");
     }
     if (nats.subject().equals(nats.deadSubject())) {
       throw new ConfigException(
@@ -204,7 +204,7 @@ public final class Config {
     return get(Settings.PREFIX);
   }
 
-  /** {@return the embedded store's folder, and where spill files go; absolute} */
+  /** {@return the data folder: the local log, the embedded store, spill files; absolute} */
   public Path dataDir() {
     return get(Settings.DATA_DIR);
   }
@@ -214,14 +214,32 @@ public final class Config {
     return get(Settings.EMBEDDED_S3_PORT);
   }
 
-  /** {@return {@code memory}, or the NATS servers ({@code nats://host:port}, comma-separated)} */
+  /**
+   * {@return {@code disk}, {@code memory}, or the NATS servers ({@code nats://host:port},
+   * comma-separated)}
+   */
   public String queue() {
     return raw[Settings.QUEUE.index()].trim();
   }
 
-  /** {@return whether the queue is JetStream (else the in-memory one)} */
+  /** {@return which queue runs} */
+  public QueueKind queueKind() {
+    return get(Settings.QUEUE).kind();
+  }
+
+  /** {@return whether the queue is JetStream, shared by many processes (else in this process)} */
+  public boolean sharedQueue() {
+    return queueKind() == QueueKind.JETSTREAM;
+  }
+
+  /**
+   * {@return whether the queue is JetStream}
+   *
+   * @deprecated the local log is durable too: use {@link #sharedQueue()} or {@link #queueKind()}
+   */
+  @Deprecated
   public boolean durableQueue() {
-    return !get(Settings.QUEUE).isEmpty();
+    return sharedQueue();
   }
 
   /** {@return the role's name: {@code all}, {@code ingest} or {@code worker}} */
@@ -253,9 +271,9 @@ public final class Config {
   public final class Nats {
     private Nats() {}
 
-    /** {@return the server URLs; empty with the in-memory queue} */
+    /** {@return the server URLs; empty unless the queue is JetStream} */
     public List<String> servers() {
-      return get(Settings.QUEUE);
+      return get(Settings.QUEUE).servers();
     }
 
     /** {@return the server URLs, comma-separated, passwords masked: for logs} */
@@ -325,6 +343,24 @@ public final class Config {
   }
 
   // ------------------------------------------------------------------ closed sets
+
+  /** Which queue holds what is admitted and not yet stored. */
+  public enum QueueKind {
+    /** The durable log under {@code MILLRACE_DATA_DIR/queue} (the default). */
+    DISK,
+    /** This process's memory: lost on a crash, spilled at shutdown. */
+    MEMORY,
+    /** NATS JetStream: durable, replicated, shared by many processes. */
+    JETSTREAM
+  }
+
+  /**
+   * The {@code MILLRACE_QUEUE} setting read.
+   *
+   * @param kind which queue
+   * @param servers the NATS servers (JetStream only; else empty)
+   */
+  record Queue(QueueKind kind, List<String> servers) {}
 
   /** What a process runs: admission (HTTP), workers (store), or both. */
   public enum Role {

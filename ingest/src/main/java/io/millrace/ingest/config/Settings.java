@@ -118,7 +118,7 @@ final class Settings {
           "MILLRACE_DATA_DIR",
           "./data",
           "a folder",
-          "embedded store folder; spill/ goes here too",
+          "local log (queue/), embedded store (s3/), spill files (spill/)",
           (s, v) -> Path.of(Setting.nonEmpty().read(s, v)).toAbsolutePath().normalize(),
           Path::toString);
   static final Setting<Integer> EMBEDDED_S3_PORT =
@@ -128,14 +128,15 @@ final class Settings {
           0,
           65535,
           "embedded store port on 127.0.0.1 (0: a free one)");
-  static final Setting<List<String>> QUEUE =
+  static final Setting<Config.Queue> QUEUE =
       add(
           "MILLRACE_QUEUE",
-          "memory",
-          "memory or nats://host:port, several comma-separated",
-          "queue: in this process, or NATS JetStream (durable, shared by many nodes)",
-          Settings::natsServers,
-          Settings::withoutPasswords);
+          "disk",
+          "disk, memory, or nats://host:port, several comma-separated",
+          "queue: a durable log on local disk, this process's memory (volatile), or NATS"
+              + " JetStream (durable, shared by many nodes)",
+          Settings::queue,
+          Settings::shownQueue);
   static final Setting<Role> ROLE =
       add(
           "MILLRACE_ROLE",
@@ -307,11 +308,25 @@ final class Settings {
     return uri;
   }
 
-  /** The queue: {@code memory} (no servers) or the NATS servers' URLs. */
+  /** The queue: {@code disk}, {@code memory}, or the NATS servers' URLs. */
+  private static Config.Queue queue(Setting<?> s, String v) throws ConfigException {
+    return switch (v) {
+      case "disk" -> new Config.Queue(Config.QueueKind.DISK, List.of());
+      case "memory" -> new Config.Queue(Config.QueueKind.MEMORY, List.of());
+      default -> new Config.Queue(Config.QueueKind.JETSTREAM, natsServers(s, v));
+    };
+  }
+
+  private static String shownQueue(Config.Queue q) {
+    return switch (q.kind()) {
+      case DISK -> "disk";
+      case MEMORY -> "memory";
+      case JETSTREAM -> withoutPasswords(q.servers());
+    };
+  }
+
+  /** The NATS servers' URLs. */
   private static List<String> natsServers(Setting<?> s, String v) throws ConfigException {
-    if (v.equals("memory")) {
-      return List.of();
-    }
     List<String> servers = new ArrayList<>();
     for (String part : v.split(",")) {
       String u = part.trim();

@@ -132,6 +132,12 @@ final class PayloadsService implements HttpService {
       }
       case Admission.Unavailable u ->
           replies.problem(res, new Problem.QueueUnavailable(u.retryAfterSeconds(), u.reason()));
+      case Admission.WriteFailed w ->
+          replies.problem(
+              res,
+              new Problem.StorageFailed(
+                  w.cause() == Admission.WriteFailure.DISK_FULL,
+                  "nothing was admitted: " + w.detail()));
       case Admission.TooLarge t -> replies.problem(res, new Problem.TooLarge(t.detail()));
       case Admission.QueueFull f ->
           replies.problem(res, new Problem.QueueFull(f.retryAfterSeconds()));

@@ -47,6 +47,12 @@ sealed interface Problem {
   /** The queue cannot be reached or did not acknowledge in time: nothing was admitted. */
   record QueueUnavailable(int retryAfterSeconds, String reason) implements Problem {}
 
+  /**
+   * The queue's own storage failed while writing the request (disk full, I/O error): nothing was
+   * admitted; {@code diskFull} tells the two apart.
+   */
+  record StorageFailed(boolean diskFull, String detail) implements Problem {}
+
   /** Readiness fails; {@code reasons} lists why. */
   record NotReady(String reasons) implements Problem {}
 }

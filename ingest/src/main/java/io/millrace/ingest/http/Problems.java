@@ -113,6 +113,13 @@ public final class Problems {
               "Service Unavailable",
               p.reason(),
               retryAfter(p.retryAfterSeconds()));
+      case Problem.StorageFailed p ->
+          new Shape(
+              503,
+              p.diskFull() ? "disk-full" : "storage-error",
+              "Service Unavailable",
+              p.detail(),
+              retryAfter(5));
       case Problem.NotReady p -> new Shape(503, "not-ready", "Service Unavailable", p.reasons());
     };
   }

@@ -49,6 +49,19 @@ public final class Metrics {
   public final Counter natsAckFailures =
       counter(
           "millrace_nats_ack_failures", "acks or naks that could not be sent (redelivered later)");
+  public final Timer logFsync =
+      Timer.builder("millrace_queue_log_fsync")
+          .description("one fsync of the local log (a group commit of appends and batch records)")
+          .register(registry);
+  public final Counter logWrites =
+      counter(
+          "millrace_queue_log_writes",
+          "appends and batch records of the local log made durable (requests per fsync ="
+              + " this / fsyncs)");
+  public final Counter logWriteErrors =
+      counter(
+          "millrace_queue_log_write_errors",
+          "batches of local-log writes that failed (disk full, I/O error) and were rolled back");
   public final Timer uploadTime =
       Timer.builder("millrace_upload")
           .description("one successful object upload")

@@ -44,4 +44,22 @@ public sealed interface Admission {
    * @param detail the sizes involved
    */
   record TooLarge(String detail) implements Admission {}
+
+  /**
+   * None was admitted: the queue's own storage failed while writing the request (the local log's
+   * disk is full, or an I/O error), and the write was rolled back. The queue recovers by itself
+   * once the cause is gone (space freed).
+   *
+   * @param cause what failed
+   * @param detail the failure, for the problem's detail
+   */
+  record WriteFailed(WriteFailure cause, String detail) implements Admission {}
+
+  /** Why the queue's storage could not take a request. */
+  enum WriteFailure {
+    /** The file system is full or over quota. */
+    DISK_FULL,
+    /** Any other I/O error. */
+    IO_ERROR
+  }
 }

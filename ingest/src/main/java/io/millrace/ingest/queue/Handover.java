@@ -32,4 +32,18 @@ public sealed interface Handover {
       return payloads + " spilled to " + dir;
     }
   }
+
+  /**
+   * Left where it is: in the durable local log, which the next start replays (nothing had to be
+   * written: everything admitted was durable before its 202).
+   *
+   * @param payloads how many payloads are not yet stored
+   * @param dir the log's folder
+   */
+  record LeftInLog(int payloads, Path dir) implements Handover {
+    @Override
+    public String toString() {
+      return payloads + " left in the local log at " + dir;
+    }
+  }
 }

@@ -1,5 +1,6 @@
 package io.millrace.ingest.queue;
 
+import java.io.IOException;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
@@ -26,12 +27,49 @@ public interface JobSource {
 
   /**
    * Acknowledges jobs as stored: their budget is released and they are forgotten. Acknowledging a
-   * job twice, or one given back, does nothing.
+   * job twice, or one given back, does nothing. A recording source releases the budget of a fixed
+   * batch once every job of it is acknowledged and the batch is recorded stored.
    *
    * @param stored jobs handed out by this source
    * @throws IllegalArgumentException for a job of another queue
    */
   void ack(Collection<Job> stored);
+
+  /**
+   * Fixes a batch before it is encoded and uploaded: its content (these jobs, in this order) and
+   * its {@linkplain FixedBatch#name() name}, from which the object key derives. A source that
+   * records batches ({@link FixedBatch#recoverable()}) makes the record durable before returning,
+   * so after a crash the same batch comes back ({@link #replayedBatches()}) under the same name: a
+   * replay rewrites the same object instead of adding a duplicate.
+   *
+   * <p>Call from one thread, once per batch, in the order batches were formed from {@link #jobs()}:
+   * each batch is a run of jobs as they were handed out, following the previous one without gaps (a
+   * recording source refuses anything else). A batch of {@link #replayedBatches()} is already
+   * fixed: fixing it again returns it as it was recorded. On an exception nothing is fixed and the
+   * same call may be retried.
+   *
+   * <p>The default (a source that records nothing) names the batch {@link FixedBatch#nameOf} and
+   * does not block.
+   *
+   * @param batch jobs handed out by this source and not yet acknowledged, at least one
+   * @return the fixed batch
+   * @throws IOException if the batch could not be recorded (disk full, I/O error, timeout)
+   * @throws InterruptedException if interrupted before the batch was recorded
+   * @throws IllegalArgumentException if the jobs are not the next run of this source's jobs
+   */
+  default FixedBatch fix(List<Job> batch) throws IOException, InterruptedException {
+    return new FixedBatch(FixedBatch.nameOf(batch), batch, false);
+  }
+
+  /**
+   * Acknowledges a fixed batch as stored, whole: like {@link #ack(Collection)} of its jobs; a
+   * recording source also records the batch as stored, so it is not replayed again.
+   *
+   * @param stored a batch from {@link #fix}, its object stored
+   */
+  default void ack(FixedBatch stored) {
+    ack(stored.jobs());
+  }
 
   /**
    * {@return the redelivery side, if this source can take jobs back (deliver them later, maybe to

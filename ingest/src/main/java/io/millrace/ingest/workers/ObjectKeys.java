@@ -1,16 +1,19 @@
 package io.millrace.ingest.workers;
 
+import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.Job;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.List;
 
 /**
  * Object keys: {@code <prefix>/dt=YYYY-MM-DD/hour=HH/<name>}, date and hour of the first payload's
- * admission (UTC). Keys derive only from what was fixed at admission (ids, admission times), so a
- * retry or a replay of the same batch rewrites the same key: a batch is named {@code <first payload
- * id>-<payload count>.ndjson.gz}, a single payload {@code <payload id>.json}. Stateless.
+ * admission (UTC). Keys derive only from what was fixed at admission (ids, admission times) and by
+ * {@link io.millrace.ingest.queue.JobSource#fix} (the batch's name), never from the wall clock, so
+ * a retry or a replay of the same batch rewrites the same key: a batch is {@code <batch
+ * name>.ndjson.gz} (the in-memory queue and JetStream name it {@code <first payload id>-<payload
+ * count>}, the local log {@code <log id>-<first position>-<last position>}), a single payload
+ * {@code <payload id>.json}. Stateless.
  */
 final class ObjectKeys {
   private static final DateTimeFormatter DAY =
@@ -28,9 +31,8 @@ final class ObjectKeys {
   }
 
   /** {@return the key of a batch object} */
-  String batch(List<Job> batch) {
-    Job first = batch.getFirst();
-    return folder(first.admittedAtMillis()) + first.id() + "-" + batch.size() + ".ndjson.gz";
+  String batch(FixedBatch batch) {
+    return folder(batch.firstAdmittedAtMillis()) + batch.name() + ".ndjson.gz";
   }
 
   /** {@return the key of a one-payload object} */

@@ -2,6 +2,7 @@ package io.millrace.ingest.workers;
 
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
+import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.Job;
 import io.millrace.ingest.queue.JobSource;
 import io.millrace.ingest.queue.Redelivery;
@@ -29,11 +30,15 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
 /**
  * The worker pool, as one millrace pipeline run over a {@link JobSource}.
  *
- * <p>Batched mode: {@code source → batch(maxPayloads, maxAge) → split by bytes → encode NDJSON.gz →
- * mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack}. Per-payload mode: {@code source →
- * mapConcurrentUnordered(MAX_WORKERS, upload one .json) with retry → ack}. A job's budget in the
- * queue is released only after its object is stored. Keys: {@link ObjectKeys}; bytes: {@link
- * Encoding}.
+ * <p>Both modes: {@code source → batch(maxPayloads, maxAge) → split by bytes → fix}, then batched
+ * mode: {@code → encode NDJSON.gz → mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack
+ * the batch}; per-payload mode: {@code → one .json per payload →
+ * mapConcurrentUnordered(MAX_WORKERS, upload) with retry → ack the payload}. The fix stage is one
+ * thread, in order: {@link JobSource#fix} fixes each batch's content and name before anything is
+ * encoded (the local log records it durably, so a replay after a crash rebuilds the same batch
+ * under the same key); it retries without limit while the source cannot record (disk full). A job's
+ * budget in the queue is released only after its object is stored. Keys: {@link ObjectKeys}; bytes:
+ * {@link Encoding}.
  *
  * <p>When the source has nowhere better to keep jobs (no {@link JobSource#redelivery()}), uploads
  * retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3 {@code 503
@@ -64,9 +69,17 @@ public final class Workers {
   private volatile RunHandle<Upload> run;
   private volatile Throwable died; // the failure that ended the run, if one did
 
-  /** An object to store: its key, bytes, and the jobs it holds. */
+  /**
+   * An object to store: its key, bytes, the jobs it holds, and the fixed batch it stores whole
+   * (null for one payload of a batch, acknowledged on its own).
+   */
   record Upload(
-      String key, byte[] body, String contentType, List<Job> jobs, AtomicInteger failures) {}
+      String key,
+      byte[] body,
+      String contentType,
+      List<Job> jobs,
+      FixedBatch batch,
+      AtomicInteger failures) {}
 
   /**
    * Creates the pool; {@link #start} runs it.
@@ -124,27 +137,21 @@ public final class Workers {
                 () ->
                     ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50))
                         .withMaxBackoff(Duration.ofSeconds(5)));
-    Pipeline<Job> jobs = Pipeline.from(source.jobs()).named("queue");
+    Pipeline<FixedBatch> fixed = fixed(Pipeline.from(source.jobs()).named("queue"));
     Pipeline<Upload> uploads;
     if (config.mode() == Config.Mode.BATCHED) {
-      Pipeline<List<Job>> formed =
-          jobs.batch(config.batchMaxPayloads(), Duration.ofMillis(config.batchMaxAgeMs()))
-              .named("batch")
-              .flatMap(b -> Encoding.splitByBytes(b, config.batchMaxBytes()))
-              .named("split");
-      List<List<Job>> replayed = source.replayedBatches();
-      Pipeline<List<Job>> all =
-          replayed.isEmpty() ? formed : Pipeline.merge(formed, Pipeline.from(replayed));
       int encoders = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
       uploads =
-          all.mapConcurrentUnordered(encoders, this::encode)
+          fixed
+              .mapConcurrentUnordered(encoders, this::encode)
               .named("encode")
               .mapConcurrentUnordered(config.maxWorkers(), this::upload)
               .onError(retry)
               .named("upload");
     } else {
       uploads =
-          jobs.map(this::single)
+          fixed
+              .flatMap(this::singles)
               .named("encode")
               .mapConcurrentUnordered(config.maxWorkers(), this::upload)
               .onError(retry)
@@ -162,6 +169,49 @@ public final class Workers {
                   }
                 })
             .start(u -> {});
+  }
+
+  /**
+   * {@return the batches to store, each fixed by the source before anything is encoded: formed from
+   * the jobs (count, age, bytes) and fixed in order on one thread, then those the source replayed
+   * at start (already fixed: fixing returns them as recorded)}
+   */
+  private Pipeline<FixedBatch> fixed(Pipeline<Job> jobs) {
+    Pipeline<FixedBatch> formed =
+        jobs.batch(config.batchMaxPayloads(), Duration.ofMillis(config.batchMaxAgeMs()))
+            .named("batch")
+            .flatMap(b -> Encoding.splitByBytes(b, config.batchMaxBytes()))
+            .named("split")
+            .map(this::fix)
+            .named("fix");
+    List<List<Job>> replayed = source.replayedBatches();
+    if (replayed.isEmpty()) {
+      return formed;
+    }
+    return Pipeline.merge(formed, Pipeline.from(replayed).map(this::fix).named("fix replayed"));
+  }
+
+  /**
+   * Fixes a batch, trying again while the source cannot record it (disk full, I/O error: nothing
+   * was fixed, so the same call is safe), with backoff from 50 ms doubling to 5 s.
+   */
+  private FixedBatch fix(List<Job> batch) throws InterruptedException {
+    long pauseMs = 50;
+    for (int failures = 1; ; failures++) {
+      try {
+        return source.fix(batch);
+      } catch (IOException e) {
+        if (failures == 1 || failures % 20 == 0) {
+          LOG.warn(
+              "fixing a batch of {} payloads failed (attempt {}), retrying: {}",
+              batch.size(),
+              failures,
+              e.toString());
+        }
+        Thread.sleep(ThreadLocalRandom.current().nextLong(pauseMs / 2, pauseMs + 1));
+        pauseMs = Math.min(5000, pauseMs * 2);
+      }
+    }
   }
 
   /** The run died: nothing is stored any more, for good (admission fills up, readiness fails). */
@@ -192,21 +242,32 @@ public final class Workers {
     back.giveBack(u.jobs(), e);
   }
 
-  private Upload single(Job job) {
-    Upload u =
-        new Upload(
-            keys.single(job), job.payload(), "application/json", List.of(job), new AtomicInteger());
-    inFlight.put(u.key(), u);
-    return u;
+  /** Per-payload mode: one object per payload of a fixed batch, each acknowledged on its own. */
+  private List<Upload> singles(FixedBatch batch) {
+    List<Upload> out = new ArrayList<>(batch.size());
+    for (Job job : batch.jobs()) {
+      Upload u =
+          new Upload(
+              keys.single(job),
+              job.payload(),
+              "application/json",
+              List.of(job),
+              null,
+              new AtomicInteger());
+      inFlight.put(u.key(), u);
+      out.add(u);
+    }
+    return out;
   }
 
-  private Upload encode(List<Job> batch) throws IOException {
+  private Upload encode(FixedBatch batch) throws IOException {
     Upload u =
         new Upload(
             keys.batch(batch),
-            Encoding.ndjsonGzip(batch),
+            Encoding.ndjsonGzip(batch.jobs()),
             "application/x-ndjson",
-            List.copyOf(batch),
+            batch.jobs(),
+            batch,
             new AtomicInteger());
     inFlight.put(u.key(), u);
     return u;
@@ -237,7 +298,11 @@ public final class Workers {
       uploading.decrementAndGet();
     }
     metrics.uploadTime.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-    source.ack(u.jobs());
+    if (u.batch() != null) {
+      source.ack(u.batch()); // the source records the batch stored
+    } else {
+      source.ack(u.jobs());
+    }
     inFlight.remove(u.key());
     metrics.objectsStored.increment();
     metrics.bytesStored.increment(u.body().length);

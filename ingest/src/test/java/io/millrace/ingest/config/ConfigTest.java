@@ -19,7 +19,9 @@ class ConfigTest {
     assertThat(c.port()).isEqualTo(8080);
     assertThat(c.mode()).isEqualTo(Config.Mode.BATCHED);
     assertThat(c.embedded()).isTrue();
-    assertThat(c.queue()).isEqualTo("memory");
+    assertThat(c.queue()).isEqualTo("disk");
+    assertThat(c.queueKind()).isEqualTo(Config.QueueKind.DISK);
+    assertThat(c.sharedQueue()).isFalse();
     assertThat(c.role()).isEqualTo("all");
     assertThat(c.apiKeys()).isEmpty();
     assertThat(c.dataDir().toString()).endsWith("data");
@@ -79,7 +81,8 @@ class ConfigTest {
             Map.of(
                 "MILLRACE_QUEUE", "nats://n1:4222, nats://u:p@n2:4222", "MILLRACE_ROLE", "worker"),
             new String[] {"--nats-max-deliver=3"});
-    assertThat(c.durableQueue()).isTrue();
+    assertThat(c.sharedQueue()).isTrue();
+    assertThat(c.queueKind()).isEqualTo(Config.QueueKind.JETSTREAM);
     assertThat(c.roleKind()).isEqualTo(Config.Role.WORKER);
     assertThat(c.nats().servers()).containsExactly("nats://n1:4222", "nats://u:p@n2:4222");
     assertThat(c.nats().maxDeliver()).isEqualTo(3);

@@ -32,7 +32,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 public final class TestSupport {
   public static final Pattern BATCH_KEY =
       Pattern.compile(
-          "payloads/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[a-z0-9]+-[0-9a-f]{12}-\\d+\\.ndjson\\.gz");
+          "payloads/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[a-z0-9]+-([0-9a-f]{12}-\\d+|\\d{20}-\\d{20})"
+              + "\\.ndjson\\.gz");
   public static final Pattern SINGLE_KEY =
       Pattern.compile("payloads/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[a-z0-9]+-[0-9a-f]{12}\\.json");
 

@@ -305,6 +305,11 @@ public final class DiskLog implements AutoCloseable {
         writer.lastError());
   }
 
+  /** {@return the largest encoded append this log takes} */
+  int maxRecordBytes() {
+    return options.maxRecordBytes();
+  }
+
   /** {@return the log's folder} */
   public Path directory() {
     return dir;

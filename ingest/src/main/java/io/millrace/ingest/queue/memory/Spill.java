@@ -108,6 +108,46 @@ public final class Spill {
     Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
+  /** Where {@link #moveInto} puts the payloads of spill files. */
+  @FunctionalInterface
+  public interface Sink {
+    /**
+     * Takes the payloads of one spill file, in file order, durably: when this returns they are safe
+     * elsewhere and the file may be deleted.
+     *
+     * @param payloads the payloads, at least one
+     * @throws Exception if they could not be taken (the file stays)
+     */
+    void take(List<byte[]> payloads) throws Exception;
+  }
+
+  /**
+   * Moves every spill file of {@code dir} into {@code sink}, one file at a time in name order: a
+   * file is deleted only after the sink has taken its payloads durably, so a failure or a crash
+   * loses nothing (a crash between the sink's write and the deletion takes that file in twice).
+   * Payload ids and admission times of the files are not kept. Stops at the first failure.
+   *
+   * @param dir the spill folder (missing: nothing to do)
+   * @param sink where the payloads go
+   * @return how many payloads were moved
+   * @throws Exception a file that cannot be read, or the sink's failure; files not yet moved stay
+   */
+  public static int moveInto(Path dir, Sink sink) throws Exception {
+    int n = 0;
+    for (SpillFile f : load(dir)) {
+      List<byte[]> payloads = new ArrayList<>(f.lines().size());
+      for (Line l : f.lines()) {
+        payloads.add(l.payload());
+      }
+      if (!payloads.isEmpty()) {
+        sink.take(payloads);
+        n += payloads.size();
+      }
+      f.delete();
+    }
+    return n;
+  }
+
   /** Reads every complete spill file in {@code dir}; unparseable lines fail the start. */
   static List<SpillFile> load(Path dir) throws IOException {
     List<SpillFile> files = new ArrayList<>();

@@ -1,0 +1,1110 @@
+package io.millrace.ingest.queue.disk;
+
+import io.millrace.ingest.config.Config;
+import io.millrace.ingest.metrics.Metrics;
+import io.millrace.ingest.queue.Admission;
+import io.millrace.ingest.queue.AdmissionGate;
+import io.millrace.ingest.queue.Budget;
+import io.millrace.ingest.queue.FixedBatch;
+import io.millrace.ingest.queue.Handover;
+import io.millrace.ingest.queue.Intake;
+import io.millrace.ingest.queue.Job;
+import io.millrace.ingest.queue.JobIterator;
+import io.millrace.ingest.queue.JobQueue;
+import io.millrace.ingest.queue.JobSource;
+import io.millrace.ingest.queue.Receipt;
+import io.millrace.ingest.queue.Redelivery;
+import io.millrace.ingest.queue.memory.IdempotencyWindow;
+import io.millrace.ingest.queue.memory.Spill;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The durable local queue ({@code MILLRACE_QUEUE=disk}): {@link Intake} and {@link JobSource} over
+ * a {@link DiskLog}. A request is admitted as one record of the log and answered only once that
+ * record is forced to disk (concurrent requests share one fsync); a batch is fixed in the log
+ * ({@link DiskLog#cut}) before it is uploaded, named from its range of positions, and recorded
+ * stored ({@link DiskLog#markStored}) once its objects are stored. So kill -9 or a power cut at any
+ * moment loses nothing that was answered 202, and a replay rewrites the same objects.
+ *
+ * <p><b>Budget.</b> {@link #budget()} counts payloads (and bytes) admitted and not yet recorded
+ * stored: the whole backlog in the log, bounded by {@code MAX_QUEUE} and {@code
+ * MILLRACE_QUEUE_MAX_BYTES}. It is taken before the append and given back when the stored record is
+ * durable; beyond it admission answers {@link Admission.QueueFull}. A request whose append timed
+ * out after the writer took it ({@link LogTimeoutException#mayBeWritten()}) keeps its budget until
+ * the next start, since it may be in the log.
+ *
+ * <p><b>Heap.</b> Only what is being batched and uploaded is in memory: {@link #jobs()} reads the
+ * log on its consumer's thread and waits while the jobs handed out and not yet recorded stored
+ * reach the in-flight bound ({@link Options#maxInFlightPayloads}, {@link
+ * Options#maxInFlightBytes}), whatever the backlog on disk.
+ *
+ * <p><b>Ids and names.</b> A job's id is {@code <log id>-<position as 12 hex digits>}, a batch's
+ * name {@code <log id>-<first position>-<last position>} (20 digits each); the log id is drawn once
+ * when the log folder is created and kept in {@code LOG_ID} beside the segments, so a replay gives
+ * the same ids and names, and a new log (a wiped folder) never reuses the keys of an old one.
+ *
+ * <p><b>Acknowledgements.</b> A fixed batch is recorded stored once all its jobs are acknowledged
+ * (whole with {@link #ack(FixedBatch)}, or job by job in per-payload mode). A job acknowledged
+ * without having been fixed is recorded stored (as a batch of its own run) once every job before it
+ * is fixed or acknowledged; until then it is counted as held, and a crash delivers it again. A
+ * stored record that fails to be written (disk full) is retried at the next acknowledgement, fix or
+ * shutdown; a crash meanwhile re-uploads the batch under the same key (no duplicate object).
+ *
+ * <p><b>Idempotency-Key</b>s are remembered in memory, as in the in-memory queue: a restart forgets
+ * them, so a client retrying across a restart of the service may be admitted twice.
+ *
+ * <p>Thread-safe. {@link #admit} runs on many request threads and holds no lock while it waits for
+ * its fsync; {@link #fix} and the recording of acknowledgements are serialized by one lock (batches
+ * follow each other in the log); the state of handed-out jobs is guarded by another, never held
+ * across I/O.
+ */
+public final class DiskJobQueue implements JobQueue, Intake, JobSource {
+  private static final Logger LOG = LoggerFactory.getLogger(DiskJobQueue.class);
+  private static final Duration POLL = Duration.ofMillis(50);
+  static final String LOG_ID_FILE = "LOG_ID";
+
+  /**
+   * How the queue runs on its log.
+   *
+   * @param writeTimeout how long an append, a cut or a stored record may take to be durable
+   * @param maxInFlightPayloads payloads handed out and not yet recorded stored, at most (at least
+   *     one is always handed out)
+   * @param maxInFlightBytes their bytes, at most
+   * @param duplicateWindowMs how long an {@code Idempotency-Key} is remembered
+   * @param notReadyAfterError how long {@link #notReadyReason()} reports a failed write (while no
+   *     write has succeeded since): admission is tried again after it, and recovers if the cause is
+   *     gone
+   * @param clock readiness and idempotency windows
+   */
+  public record Options(
+      Duration writeTimeout,
+      long maxInFlightPayloads,
+      long maxInFlightBytes,
+      long duplicateWindowMs,
+      Duration notReadyAfterError,
+      InstantSource clock) {
+
+    /** Checks the bounds. */
+    public Options {
+      if (maxInFlightPayloads < 1 || maxInFlightBytes < 1) {
+        throw new IllegalArgumentException("in-flight bounds must be >= 1");
+      }
+    }
+
+    /**
+     * {@return the options of a service: the in-flight bound is what {@code MAX_WORKERS} uploads
+     * and two batches more can hold, within {@code MAX_QUEUE} and {@code MILLRACE_QUEUE_MAX_BYTES};
+     * 5 s write timeout; readiness fails for 5 s after a failed write}
+     */
+    public static Options of(Config config) {
+      long batches = config.maxWorkers() + 2L;
+      return new Options(
+          Duration.ofSeconds(5),
+          Math.min(config.maxQueue(), batches * config.batchMaxPayloads()),
+          Math.min(config.queueMaxBytes(), batches * config.batchMaxBytes()),
+          config.nats().duplicateWindowMs(),
+          Duration.ofSeconds(5),
+          InstantSource.system());
+    }
+
+    /** {@return these options with another in-flight bound} */
+    public Options withInFlight(long payloads, long bytes) {
+      return new Options(
+          writeTimeout, payloads, bytes, duplicateWindowMs, notReadyAfterError, clock);
+    }
+
+    /** {@return these options with another clock} */
+    public Options withClock(InstantSource source) {
+      return new Options(
+          writeTimeout,
+          maxInFlightPayloads,
+          maxInFlightBytes,
+          duplicateWindowMs,
+          notReadyAfterError,
+          source);
+    }
+  }
+
+  private final DiskLog log;
+  private final Options options;
+  private final Budget budget;
+  private final String logId;
+  private final byte[] idPrefix;
+  private final AdmissionGate gate = new AdmissionGate();
+  private final AtomicBoolean iterated = new AtomicBoolean();
+  private final List<List<Job>> replayed;
+  private final int replayedPayloads;
+  private final int migratedPayloads;
+  private volatile long lastErrorAtMillis = Long.MIN_VALUE;
+
+  /** Serializes cuts and the flushing of acknowledged runs: batches follow each other. */
+  private final ReentrantLock fixLock = new ReentrantLock();
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition(); // room in flight, or closing
+  // all guarded by lock:
+  private final IdempotencyWindow keys = new IdempotencyWindow();
+  private final Set<String> keysBeingAdmitted = new HashSet<>();
+  private final ArrayDeque<Slot> unfixed = new ArrayDeque<>(); // handed out, not cut; in order
+  private final TreeMap<Long, Fixed> fixed = new TreeMap<>(); // cut, not recorded stored
+  private final ArrayDeque<Fixed> toRecord = new ArrayDeque<>(); // all acked; STORED failed
+  private long inFlightPayloads;
+  private long inFlightBytes;
+  private long readerPosition; // the next position jobs() hands out
+  private boolean admissionClosed;
+  private boolean abandoned;
+  private boolean consumerInside;
+  private boolean closed;
+  private LogReader reader; // used by the consumer of jobs() only; closed under lock
+
+  /** This queue's receipt: one payload of the log, handed out. */
+  private static final class Slot implements Receipt {
+    final DiskJobQueue owner;
+    final LogEntry entry;
+    final Job job;
+    Fixed batch; // guarded by the owner's lock; null while not cut
+    boolean acked; // guarded by the owner's lock
+
+    Slot(DiskJobQueue owner, LogEntry entry) {
+      this.owner = owner;
+      this.entry = entry;
+      this.job =
+          new Job(
+              Job.id(owner.idPrefix, entry.position()),
+              entry.appendedAtMillis(),
+              entry.payload(),
+              this);
+    }
+  }
+
+  /** A batch cut in the log and not yet recorded stored. */
+  private static final class Fixed {
+    final BatchRange range;
+    final List<Slot> slots;
+    final FixedBatch batch;
+    int unacked; // guarded by the owner's lock
+
+    Fixed(BatchRange range, List<Slot> slots, String name) {
+      this.range = range;
+      this.slots = slots;
+      List<Job> jobs = new ArrayList<>(slots.size());
+      for (Slot s : slots) {
+        jobs.add(s.job);
+      }
+      this.batch = new FixedBatch(name, jobs, true);
+    }
+  }
+
+  private DiskJobQueue(
+      DiskLog log, Options options, long maxPayloads, long maxBytes, String logId, Path spillDir)
+      throws Exception {
+    this.log = log;
+    this.options = options;
+    this.logId = logId;
+    this.idPrefix = (logId + "-").getBytes(StandardCharsets.US_ASCII);
+    this.budget = new Budget(maxPayloads, maxBytes);
+    keys.windowMs(options.duplicateWindowMs());
+    RecoveryReport report = log.recovery();
+    LOG.info("local log {}: {}", log.directory(), report.summary());
+    // batches cut before the restart and not stored: rebuilt from their ranges, same names
+    List<List<Job>> batches = new ArrayList<>();
+    int n = 0;
+    for (BatchRange r : report.pendingCuts()) {
+      Fixed f = rebuild(r);
+      batches.add(f.batch.jobs());
+      n += f.slots.size();
+    }
+    this.replayed = List.copyOf(batches);
+    this.readerPosition = log.firstUncutPosition();
+    this.migratedPayloads = spillDir == null ? 0 : migrate(spillDir);
+    budget.take(log.unstoredPayloads(), log.unstoredBytes());
+    this.replayedPayloads = (int) Math.min(Integer.MAX_VALUE, budget.payloads());
+  }
+
+  private Fixed rebuild(BatchRange r) throws IOException, InterruptedException {
+    List<Slot> slots = new ArrayList<>((int) r.count());
+    try (LogReader in = log.reader(r.first())) {
+      while (slots.size() < r.count()) {
+        LogEntry e = in.next(Duration.ZERO);
+        if (e == null) {
+          throw new IOException("local log: pending batch " + r + " is not in the log");
+        }
+        slots.add(new Slot(this, e));
+      }
+    } catch (LogClosedException e) {
+      throw new IOException("local log: pending batch " + r + " is not in the log", e);
+    }
+    Fixed f = new Fixed(r, slots, name(r));
+    for (Slot s : slots) {
+      s.batch = f;
+    }
+    f.unacked = slots.size();
+    lock.lock();
+    try {
+      fixed.put(r.first(), f);
+      inFlightPayloads += r.count();
+      inFlightBytes += r.bytes();
+    } finally {
+      lock.unlock();
+    }
+    return f;
+  }
+
+  /** Appends the payloads of the memory queue's spill files, each file deleted once durable. */
+  private int migrate(Path spillDir) throws Exception {
+    int n =
+        Spill.moveInto(
+            spillDir,
+            payloads -> {
+              for (List<byte[]> chunk : chunks(payloads)) {
+                log.append(chunk, options.writeTimeout());
+              }
+            });
+    if (n > 0) {
+      LOG.info("took {} payloads from spill files in {} into the local log", n, spillDir);
+    }
+    return n;
+  }
+
+  private List<List<byte[]>> chunks(List<byte[]> payloads) {
+    List<List<byte[]>> out = new ArrayList<>();
+    int from = 0;
+    long limit = log.maxRecordBytes();
+    for (int i = 0; i < payloads.size(); i++) {
+      List<byte[]> candidate = payloads.subList(from, i + 1);
+      if (i > from && RecordFormat.payloadsRecordBytes(candidate) > limit) {
+        out.add(payloads.subList(from, i));
+        from = i;
+      }
+    }
+    out.add(payloads.subList(from, payloads.size()));
+    return out;
+  }
+
+  /**
+   * Opens the queue of a service under {@code <MILLRACE_DATA_DIR>/queue}: recovers the log,
+   * rebuilds the batches it was uploading, appends the memory queue's old spill files (from {@code
+   * <MILLRACE_DATA_DIR>/spill}, each removed once its append is durable), and registers the log's
+   * metrics.
+   *
+   * @param config limits, batch sizes, data folder
+   * @param metrics where the log's meters go
+   * @return the queue, ready to admit
+   * @throws Exception if the log cannot be opened or recovered, or a spill file cannot be read or
+   *     appended (the start fails; nothing is skipped)
+   */
+  public static DiskJobQueue open(Config config, Metrics metrics) throws Exception {
+    return open(
+        dir(config.dataDir()),
+        config.maxQueue(),
+        config.queueMaxBytes(),
+        Options.of(config),
+        DiskLogOptions.defaults().withMaxRecordBytes(recordBytesFor(config)),
+        Spill.dir(config.dataDir()),
+        metrics);
+  }
+
+  /** {@return the log's folder under the service's data folder} */
+  public static Path dir(Path dataDir) {
+    return dataDir.resolve("queue");
+  }
+
+  private static int recordBytesFor(Config config) {
+    // a request's payloads are at most its body, plus 4 bytes of length each (at least 2 bytes per
+    // payload in the body) and the record header
+    long need = config.maxBodyBytes() * 3 + 4096;
+    return (int) Math.max(16 << 20, Math.min(Integer.MAX_VALUE - 8, need));
+  }
+
+  /**
+   * Opens a queue on the log in {@code dir}.
+   *
+   * @param dir the log's folder
+   * @param maxPayloads the budget's payload limit ({@code MAX_QUEUE})
+   * @param maxBytes the budget's byte limit ({@code MILLRACE_QUEUE_MAX_BYTES})
+   * @param options timeouts, in-flight bound, windows
+   * @param logOptions the log's options; its listener is wrapped to feed {@code metrics}
+   * @param spillDir spill files to take in, or null
+   * @param metrics where the log's meters go
+   * @return the queue
+   * @throws Exception see {@link #open(Config, Metrics)}
+   */
+  public static DiskJobQueue open(
+      Path dir,
+      long maxPayloads,
+      long maxBytes,
+      Options options,
+      DiskLogOptions logOptions,
+      Path spillDir,
+      Metrics metrics)
+      throws Exception {
+    DiskJobQueue[] self = new DiskJobQueue[1];
+    LogListener inner = logOptions.listener();
+    LogListener hooks =
+        new LogListener() {
+          @Override
+          public void onFsync(long nanos, int writes) {
+            metrics.logFsync.record(nanos, TimeUnit.NANOSECONDS);
+            metrics.logWrites.increment(writes);
+            inner.onFsync(nanos, writes);
+          }
+
+          @Override
+          public void onWriteError(LogIoException failure) {
+            DiskJobQueue q = self[0];
+            if (q != null) {
+              q.lastErrorAtMillis = options.clock().millis();
+            }
+            metrics.logWriteErrors.increment();
+            inner.onWriteError(failure);
+          }
+
+          @Override
+          public void onSegmentDeleted(String fileName, long bytes) {
+            inner.onSegmentDeleted(fileName, bytes);
+          }
+        };
+    DiskLog log = DiskLog.open(dir, logOptions.withListener(hooks));
+    try {
+      DiskJobQueue q = new DiskJobQueue(log, options, maxPayloads, maxBytes, logId(dir), spillDir);
+      self[0] = q;
+      q.gauges(metrics);
+      return q;
+    } catch (Exception | Error e) {
+      log.close();
+      throw e;
+    }
+  }
+
+  /** {@return the folder's log id, drawn and written durably the first time} */
+  private static String logId(Path dir) throws IOException {
+    Path file = dir.resolve(LOG_ID_FILE);
+    if (Files.exists(file)) {
+      String id = Files.readString(file, StandardCharsets.US_ASCII).trim();
+      if (!id.matches("[a-z0-9]{1,16}")) {
+        throw new IOException(file + " holds no log id: '" + id + "'");
+      }
+      return id;
+    }
+    String r = Long.toString(new SecureRandom().nextLong() >>> 1, 36);
+    String id = (r + "00000000").substring(0, 8);
+    Path tmp = dir.resolve(LOG_ID_FILE + ".tmp");
+    try (FileChannel ch =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
+      ch.write(java.nio.ByteBuffer.wrap((id + "\n").getBytes(StandardCharsets.US_ASCII)));
+      ch.force(true);
+    }
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException e) {
+      // some file systems cannot force a folder; the rename is then as durable as they make it
+    }
+    return id;
+  }
+
+  private void gauges(Metrics metrics) {
+    metrics.gauge(
+        "millrace_queue_log_bytes",
+        "bytes in the local log's segment files",
+        () -> log.stats().logBytes());
+    metrics.gauge(
+        "millrace_queue_log_segments",
+        "segment files of the local log",
+        () -> log.stats().segments());
+    metrics.gauge(
+        "millrace_queue_oldest_unstored_age_seconds",
+        "age of the oldest payload in the local log not yet stored (0: none), to within a second",
+        () -> log.stats().oldestUnstoredAgeMillis() / 1000.0);
+    metrics.gauge(
+        "millrace_queue_in_flight_payloads",
+        "payloads read from the local log and not yet recorded stored (bounded: the heap's share)",
+        this::inFlightPayloads);
+  }
+
+  private String name(BatchRange r) {
+    return logId + "-" + r.name();
+  }
+
+  // ------------------------------------------------------------------ Intake
+
+  @Override
+  public Admission admit(List<byte[]> payloads, String idempotencyKey) {
+    long n = payloads.size();
+    long size = Budget.sizeOf(payloads);
+    String tooLarge = budget.tooLarge(n, size);
+    if (tooLarge == null
+        && n > 0
+        && RecordFormat.payloadsRecordBytes(payloads) > log.maxRecordBytes()) {
+      tooLarge = "the request's record would be over the local log's record limit";
+    }
+    if (tooLarge != null) {
+      return new Admission.TooLarge(tooLarge);
+    }
+    if (!gate.tryEnter()) {
+      return new Admission.ShuttingDown();
+    }
+    try {
+      if (idempotencyKey != null) {
+        Admission seen = claimKey(idempotencyKey);
+        if (seen != null) {
+          return seen;
+        }
+      }
+      boolean admitted = false;
+      try {
+        Admission a = append(payloads, n, size);
+        admitted = a instanceof Admission.Admitted;
+        return a;
+      } finally {
+        if (idempotencyKey != null) {
+          releaseKey(idempotencyKey, admitted, n);
+        }
+      }
+    } finally {
+      gate.exit();
+    }
+  }
+
+  private Admission append(List<byte[]> payloads, long n, long size) {
+    if (n == 0) {
+      return new Admission.Admitted(0);
+    }
+    if (!budget.tryTake(n, size)) {
+      return new Admission.QueueFull(1);
+    }
+    boolean keep = false;
+    try {
+      log.append(payloads, options.writeTimeout());
+      keep = true;
+      return new Admission.Admitted((int) n);
+    } catch (LogException e) {
+      return switch (e) {
+        case LogIoException io ->
+            new Admission.WriteFailed(
+                io.reason() == LogIoException.Reason.DISK_FULL
+                    ? Admission.WriteFailure.DISK_FULL
+                    : Admission.WriteFailure.IO_ERROR,
+                io.getMessage());
+        case LogTimeoutException t -> {
+          keep = t.mayBeWritten(); // it may land, and is then counted until stored
+          yield new Admission.Unavailable(
+              1,
+              "the local log did not make the request durable within "
+                  + options.writeTimeout().toMillis()
+                  + " ms"
+                  + (t.mayBeWritten()
+                      ? "; it may have been written: retry with the same Idempotency-Key"
+                      : "; nothing was written"));
+        }
+        case LogClosedException c -> new Admission.ShuttingDown();
+      };
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Admission.Unavailable(1, "interrupted before the request was written");
+    } finally {
+      if (!keep) {
+        budget.release(n, size);
+      }
+    }
+  }
+
+  /** {@return a replay answer if the key was admitted or is being admitted, else null (claimed)} */
+  private Admission claimKey(String key) {
+    lock.lock();
+    try {
+      long seen = keys.seen(key, options.clock().millis());
+      if (seen >= 0) {
+        return new Admission.Replayed((int) seen);
+      }
+      if (!keysBeingAdmitted.add(key)) {
+        return new Admission.Unavailable(
+            1, "a request with the same Idempotency-Key is being admitted; retry");
+      }
+      return null;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void releaseKey(String key, boolean admitted, long n) {
+    lock.lock();
+    try {
+      keysBeingAdmitted.remove(key);
+      if (admitted) {
+        keys.remember(key, options.clock().millis(), n);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void closeAdmission() {
+    gate.close();
+    lock.lock();
+    try {
+      admissionClosed = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * {@return why admission would fail now: a write of the log failed within {@link
+   * Options#notReadyAfterError} and none has succeeded since, or the budget is 90% taken; or null}
+   */
+  @Override
+  public String notReadyReason() {
+    LogStats s = log.stats();
+    if (s.lastError() != null
+        && options.clock().millis() - lastErrorAtMillis < options.notReadyAfterError().toMillis()) {
+      return s.lastError();
+    }
+    return budget.saturated() ? "queue saturated (" + budget + ")" : null;
+  }
+
+  // ------------------------------------------------------------------ JobSource
+
+  @Override
+  public Iterator<Job> jobs() {
+    return JobIterator.once(iterated, this::take);
+  }
+
+  private Job take() throws InterruptedException {
+    while (true) {
+      LogReader in;
+      lock.lockInterruptibly();
+      try {
+        while (true) {
+          if (abandoned || closed) {
+            return end();
+          }
+          if (admissionClosed
+              && gate.inside() == 0
+              && readerPosition >= log.stats().nextPosition()) {
+            return end();
+          }
+          if (inFlightPayloads == 0
+              || (inFlightPayloads < options.maxInFlightPayloads()
+                  && inFlightBytes < options.maxInFlightBytes())) {
+            break;
+          }
+          changed.await(POLL.toNanos(), TimeUnit.NANOSECONDS);
+        }
+        if (reader == null) {
+          try {
+            reader = log.reader(readerPosition);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        }
+        in = reader;
+        consumerInside = true;
+      } finally {
+        lock.unlock();
+      }
+      LogEntry e;
+      try {
+        e = in.next(POLL);
+      } catch (LogClosedException closedLog) {
+        lock.lock();
+        try {
+          consumerInside = false;
+          return end();
+        } finally {
+          lock.unlock();
+        }
+      } catch (IOException bad) {
+        throw new UncheckedIOException(bad);
+      } finally {
+        lock.lock();
+        try {
+          consumerInside = false;
+        } finally {
+          lock.unlock();
+        }
+      }
+      if (e != null) {
+        lock.lock();
+        try {
+          Slot s = new Slot(this, e);
+          unfixed.addLast(s);
+          inFlightPayloads++;
+          inFlightBytes += e.payload().length;
+          readerPosition = e.position() + 1;
+          return s.job;
+        } finally {
+          lock.unlock();
+        }
+      }
+    }
+  }
+
+  /** Ends the iteration: closes the reader. Caller holds the lock. */
+  private Job end() {
+    closeReader();
+    return null;
+  }
+
+  private void closeReader() {
+    if (reader != null && !consumerInside) {
+      try {
+        reader.close();
+      } catch (IOException ignored) {
+        // a read-only file
+      }
+      reader = null;
+    }
+  }
+
+  private Slot slotOf(Job j) {
+    if (!(j.receipt() instanceof Slot s) || s.owner != this) {
+      throw new IllegalArgumentException("not a job of this queue: " + j);
+    }
+    return s;
+  }
+
+  /**
+   * Cuts the batch in the log (durable before this returns), unless it is a batch rebuilt at start,
+   * which is returned as recorded. Jobs acknowledged before being fixed that lie ahead of the batch
+   * are recorded stored first.
+   *
+   * @throws IOException wrapping the log's failure (disk full, I/O error, timeout): nothing was cut
+   */
+  @Override
+  public FixedBatch fix(List<Job> batch) throws IOException, InterruptedException {
+    if (batch.isEmpty()) {
+      throw new IllegalArgumentException("a batch holds at least one job");
+    }
+    List<Slot> slots = new ArrayList<>(batch.size());
+    for (Job j : batch) {
+      slots.add(slotOf(j));
+    }
+    lock.lock();
+    try {
+      Fixed known = slots.getFirst().batch;
+      if (known != null) {
+        if (!known.slots.equals(slots)) {
+          throw new IllegalArgumentException("these jobs are in another batch: " + known.batch);
+        }
+        return known.batch;
+      }
+    } finally {
+      lock.unlock();
+    }
+    fixLock.lockInterruptibly();
+    try {
+      flushAcknowledged();
+      return cut(slots, false).batch;
+    } finally {
+      fixLock.unlock();
+      recordPending();
+    }
+  }
+
+  /**
+   * Cuts {@code slots}, which must be the next unfixed jobs in order. Caller holds {@link
+   * #fixLock}.
+   *
+   * @param acknowledged whether every slot was acknowledged already (a flushed run)
+   */
+  private Fixed cut(List<Slot> slots, boolean acknowledged)
+      throws IOException, InterruptedException {
+    lock.lock();
+    try {
+      Iterator<Slot> head = unfixed.iterator();
+      for (Slot s : slots) {
+        if (!head.hasNext() || head.next() != s) {
+          throw new IllegalArgumentException(
+              "a batch must be the next jobs handed out, in order, after the last batch fixed:"
+                  + " position "
+                  + s.entry.position()
+                  + " is not next");
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    BatchRange range;
+    try {
+      range = log.cut(slots.getFirst().entry, slots.getLast().entry, options.writeTimeout());
+    } catch (LogException e) {
+      throw new IOException(e.getMessage(), e);
+    }
+    Fixed f = new Fixed(range, List.copyOf(slots), name(range));
+    boolean complete;
+    lock.lock();
+    try {
+      int unacked = 0;
+      for (Slot s : slots) {
+        unfixed.pollFirst();
+        s.batch = f;
+        if (!s.acked) {
+          unacked++;
+        }
+      }
+      f.unacked = unacked;
+      fixed.put(range.first(), f);
+      complete = unacked == 0;
+    } finally {
+      lock.unlock();
+    }
+    if (complete) {
+      record(f);
+    }
+    return f;
+  }
+
+  /** Records stored every run of acknowledged, unfixed jobs at the head. Holds {@link #fixLock}. */
+  private void flushAcknowledged() throws IOException, InterruptedException {
+    while (true) {
+      List<Slot> run = new ArrayList<>();
+      lock.lock();
+      try {
+        for (Slot s : unfixed) {
+          if (!s.acked) {
+            break;
+          }
+          run.add(s);
+        }
+      } finally {
+        lock.unlock();
+      }
+      if (run.isEmpty()) {
+        return;
+      }
+      cut(run, true);
+    }
+  }
+
+  /** Writes the stored record of a batch whose jobs are all acknowledged; on failure, retried. */
+  private void record(Fixed f) {
+    try {
+      log.markStored(f.range, options.writeTimeout());
+    } catch (LogException | InterruptedException e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      LOG.warn("recording batch {} stored failed, retried later: {}", f.batch.name(), e.toString());
+      lock.lock();
+      try {
+        toRecord.addLast(f);
+      } finally {
+        lock.unlock();
+      }
+      return;
+    }
+    lock.lock();
+    try {
+      fixed.remove(f.range.first());
+      inFlightPayloads -= f.range.count();
+      inFlightBytes -= f.range.bytes();
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    budget.release(f.range.count(), f.range.bytes());
+  }
+
+  /** Retries stored records that failed. */
+  private void recordPending() {
+    List<Fixed> again;
+    lock.lock();
+    try {
+      if (toRecord.isEmpty()) {
+        return;
+      }
+      again = new ArrayList<>(toRecord);
+      toRecord.clear();
+    } finally {
+      lock.unlock();
+    }
+    for (Fixed f : again) {
+      record(f);
+    }
+  }
+
+  @Override
+  public void ack(Collection<Job> stored) {
+    List<Fixed> complete = new ArrayList<>(1);
+    boolean headAcked = false;
+    lock.lock();
+    try {
+      for (Job j : stored) {
+        Slot s = slotOf(j);
+        if (s.acked) {
+          continue;
+        }
+        s.acked = true;
+        if (s.batch != null) {
+          if (--s.batch.unacked == 0) {
+            complete.add(s.batch);
+          }
+        } else if (s == unfixed.peekFirst()) {
+          headAcked = true;
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (Fixed f : complete) {
+      record(f);
+    }
+    if (headAcked) {
+      fixLock.lock();
+      try {
+        flushAcknowledged();
+      } catch (IOException e) {
+        LOG.warn("recording acknowledged payloads stored failed, retried later: {}", e.toString());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        fixLock.unlock();
+      }
+    }
+    recordPending();
+  }
+
+  /** Acknowledges the batch's jobs: it is recorded stored, and its budget released. */
+  @Override
+  public void ack(FixedBatch stored) {
+    ack(stored.jobs());
+  }
+
+  /** {@return empty: jobs wait in the log; uploads retry until they are stored} */
+  @Override
+  public Optional<Redelivery> redelivery() {
+    return Optional.empty();
+  }
+
+  /**
+   * {@return every job not yet recorded stored: those handed out (acknowledged ones whose record is
+   * still to be written among them) and, read from the log, those not yet handed out. Reads the
+   * backlog from disk: for tests and diagnostics. A snapshot, exact while nothing is handed out}
+   */
+  @Override
+  public List<Job> unacknowledged() {
+    List<Job> all = new ArrayList<>();
+    long from;
+    lock.lock();
+    try {
+      for (Fixed f : fixed.values()) {
+        for (Slot s : f.slots) {
+          all.add(s.job);
+        }
+      }
+      for (Slot s : unfixed) {
+        all.add(s.job);
+      }
+      from = readerPosition;
+    } finally {
+      lock.unlock();
+    }
+    try (LogReader backlog = log.reader(from)) {
+      for (LogEntry e; (e = backlog.next(Duration.ZERO)) != null; ) {
+        all.add(new Slot(this, e).job);
+      }
+    } catch (LogClosedException e) {
+      // read to the end
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reading the local log", e);
+    }
+    return all;
+  }
+
+  /** {@return the batches cut before the restart and not stored, rebuilt, to store again whole} */
+  @Override
+  public List<List<Job>> replayedBatches() {
+    return replayed;
+  }
+
+  /** {@return payloads not stored at start: the log's backlog, spill files taken in included} */
+  @Override
+  public int replayedPayloads() {
+    return replayedPayloads;
+  }
+
+  /** {@return payloads of the memory queue's spill files this start took into the log} */
+  public int migratedPayloads() {
+    return migratedPayloads;
+  }
+
+  /**
+   * Nothing to write: everything admitted is in the log already. Acknowledged runs are recorded
+   * stored, formed batches not yet fixed are fixed where they are next (so a restart replays them
+   * whole), failed stored records retried.
+   */
+  @Override
+  public Handover handOver(List<List<Job>> formedBatches) {
+    try {
+      fixLock.lockInterruptibly();
+      try {
+        flushAcknowledged();
+        List<List<Job>> sorted = new ArrayList<>(formedBatches);
+        sorted.removeIf(List::isEmpty);
+        sorted.sort(
+            (a, b) ->
+                Long.compare(
+                    slotOf(a.getFirst()).entry.position(), slotOf(b.getFirst()).entry.position()));
+        for (List<Job> b : sorted) {
+          List<Slot> slots = new ArrayList<>();
+          for (Job j : b) {
+            slots.add(slotOf(j));
+          }
+          boolean next;
+          lock.lock();
+          try {
+            next = slots.getFirst().batch == null && unfixed.peekFirst() == slots.getFirst();
+          } finally {
+            lock.unlock();
+          }
+          if (next) {
+            try {
+              cut(slots, false);
+            } catch (IllegalArgumentException notNext) {
+              break;
+            }
+          }
+          flushAcknowledged();
+        }
+      } finally {
+        fixLock.unlock();
+      }
+    } catch (IOException e) {
+      LOG.warn("at shutdown, recording batches in the local log failed: {}", e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    recordPending();
+    return new Handover.LeftInLog(
+        (int) Math.min(Integer.MAX_VALUE, budget.payloads()), log.directory());
+  }
+
+  /** Ends the iteration; everything stays in the log for the next start. */
+  @Override
+  public void abandon(Throwable cause) {
+    lock.lock();
+    try {
+      abandoned = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------ JobQueue
+
+  @Override
+  public Optional<Intake> intake() {
+    return Optional.of(this);
+  }
+
+  @Override
+  public Optional<JobSource> source() {
+    return Optional.of(this);
+  }
+
+  @Override
+  public Budget budget() {
+    return budget;
+  }
+
+  /** {@return payloads handed out (or rebuilt) and not yet recorded stored} */
+  long inFlightPayloads() {
+    lock.lock();
+    try {
+      return inFlightPayloads;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** {@return whether {@link #close} was called} */
+  boolean isClosed() {
+    lock.lock();
+    try {
+      return closed;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** {@return the log underneath (tests, metrics)} */
+  DiskLog log() {
+    return log;
+  }
+
+  /** {@return this log's id, the first part of every job id and batch name} */
+  public String logId() {
+    return logId;
+  }
+
+  /**
+   * Closes admission, waits for requests inside admission (up to the write timeout and a second),
+   * retries failed stored records, ends the iteration and closes the log (its writer thread ends).
+   * Everything not recorded stored stays in the log for the next start. Idempotent.
+   */
+  @Override
+  public void close() {
+    closeAdmission();
+    boolean interrupted = false;
+    try {
+      gate.awaitEmpty(options.writeTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      interrupted = true;
+    }
+    recordPending();
+    lock.lock();
+    try {
+      closed = true;
+      changed.signalAll();
+      closeReader();
+    } finally {
+      lock.unlock();
+    }
+    log.close();
+    lock.lock();
+    try {
+      closeReader();
+    } finally {
+      lock.unlock();
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
