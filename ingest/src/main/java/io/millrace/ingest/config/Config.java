@@ -13,7 +13,7 @@ import java.util.Map;
  * the variable and the accepted range. Immutable.
  *
  * <p>Adding a setting: one entry in {@link Settings} and one typed accessor here; {@code --help},
- * {@link #toString()} and the README check follow from the entry.
+ * {@link #toString()} and the docs/configuration.md check follow from the entry.
  */
 public final class Config {
   private final String[] raw; // by Setting.index(): the text each value was read from

@@ -8,8 +8,8 @@ import java.util.regex.Pattern;
 
 /**
  * One setting of the service: its environment variable, default, accepted values, meaning, and how
- * a value is read. The flag, the {@code --help} line, the {@code toString} entry and the README row
- * all derive from it. The table of every setting is {@link Settings}.
+ * a value is read. The flag, the {@code --help} line, the {@code toString} entry and the
+ * docs/configuration.md row all derive from it. The table of every setting is {@link Settings}.
  *
  * <p>Immutable; a value is read by {@link #read(String)}, which throws {@link ConfigException}
  * naming the variable and the accepted values.

@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * The table of every setting, in the order {@code --help} and the README list them. Adding a
- * setting is one entry here and one typed accessor in {@link Config}; parsing, {@code --help},
- * {@code toString} and the README check follow from the entry.
+ * The table of every setting, in the order {@code --help} and docs/configuration.md list them.
+ * Adding a setting is one entry here and one typed accessor in {@link Config}; parsing, {@code
+ * --help}, {@code toString} and the docs/configuration.md check follow from the entry.
  */
 final class Settings {
   private static final List<Setting<?>> TABLE = new ArrayList<>();

@@ -105,31 +105,28 @@ class ConfigTest {
   }
 
   @Test
-  void theReadmeTableListsEverySettingWithItsFlagAndDefaultAndNothingElse() throws Exception {
-    Map<String, List<String>> readme = readmeTable();
+  void theConfigurationPageListsEverySettingWithItsFlagAndDefaultAndNothingElse() throws Exception {
+    Map<String, List<String>> page = configurationPageTable();
     Map<String, List<String>> table = new LinkedHashMap<>();
     for (Setting<?> s : Settings.ALL) {
       table.put(s.name(), List.of(s.flag(), s.defaultValue()));
     }
-    assertThat(readme)
-        .as("README configuration table: variable -> [flag, default]")
+    assertThat(page)
+        .as("docs/configuration.md table: variable -> [flag, default]")
         .isEqualTo(table);
   }
 
   /**
-   * The rows of the README's configuration table: {@code | `NAME` | `--flag` | default | meaning
-   * |}, the default without a trailing note in parentheses, {@code (unset)} read as empty.
+   * The rows of the table in {@code docs/configuration.md}: {@code | `NAME` | `--flag` | default |
+   * meaning |}, the default without a trailing note in parentheses, {@code (unset)} read as empty.
    */
-  static Map<String, List<String>> readmeTable() throws Exception {
-    Path readme = Path.of("README.md").toAbsolutePath();
-    while (!Files.exists(readme) || !Files.readString(readme).contains("### Configuration")) {
-      Path up = readme.getParent().getParent();
-      assertThat(up).as("a README.md with a configuration section above the module").isNotNull();
-      readme = up.resolve("README.md");
+  static Map<String, List<String>> configurationPageTable() throws Exception {
+    Path dir = Path.of("").toAbsolutePath();
+    while (!Files.exists(dir.resolve("docs/configuration.md"))) {
+      dir = dir.getParent();
+      assertThat(dir).as("a docs/configuration.md above the module").isNotNull();
     }
-    String text = Files.readString(readme);
-    String section = text.substring(text.indexOf("### Configuration"));
-    section = section.substring(0, section.indexOf("\n### ", 1));
+    String section = Files.readString(dir.resolve("docs/configuration.md"));
     Pattern row = Pattern.compile("(?m)^\\| `([A-Z0-9_]+)` \\| `(--[a-z0-9-]+)` \\| ([^|]*) \\|");
     Map<String, List<String>> rows = new LinkedHashMap<>();
     Matcher m = row.matcher(section);
