@@ -182,24 +182,27 @@ public final class Workers {
             .named("batch")
             .flatMap(b -> Encoding.splitByBytes(b, config.batchMaxBytes()))
             .named("split")
-            .map(this::fix)
+            .flatMap(this::fix)
             .named("fix");
+    // rebuilt by a shared source after a redelivery (JetStream), fixed already
+    formed = Pipeline.merge(formed, Pipeline.from(source.rebuilt()).named("rebuilt"));
     List<List<Job>> replayed = source.replayedBatches();
     if (replayed.isEmpty()) {
       return formed;
     }
-    return Pipeline.merge(formed, Pipeline.from(replayed).map(this::fix).named("fix replayed"));
+    return Pipeline.merge(formed, Pipeline.from(replayed).flatMap(this::fix).named("fix replayed"));
   }
 
   /**
    * Fixes a batch, trying again while the source cannot record it (disk full, I/O error: nothing
    * was fixed, so the same call is safe), with backoff from 50 ms doubling to 5 s.
    */
-  private FixedBatch fix(List<Job> batch) throws InterruptedException {
+  private List<FixedBatch> fix(List<Job> batch) throws InterruptedException {
     long pauseMs = 50;
     for (int failures = 1; ; failures++) {
       try {
-        return source.fix(batch);
+        FixedBatch f = source.fix(batch);
+        return f == null ? List.of() : List.of(f); // null: all in batches fixed elsewhere
       } catch (IOException e) {
         if (failures == 1 || failures % 20 == 0) {
           LOG.warn(
@@ -277,7 +280,15 @@ public final class Workers {
     uploading.incrementAndGet();
     long t0 = System.nanoTime();
     try {
-      store.put(u.key(), u.body(), u.contentType());
+      if (u.batch() != null && u.batch().recoverable()) {
+        // a recorded batch may be stored by someone else too (a replay, a rebuild, a frozen
+        // worker resumed): same key, same content; the first write stays
+        if (!store.putIfAbsent(u.key(), u.body(), u.contentType())) {
+          LOG.debug("{} was stored already; acknowledging its payloads", u.key());
+        }
+      } else {
+        store.put(u.key(), u.body(), u.contentType());
+      }
     } catch (Exception e) {
       if (e instanceof InterruptedException || Thread.currentThread().isInterrupted()) {
         throw e;
