@@ -75,6 +75,7 @@ final class Deliveries implements JobSource, Redelivery {
   private final Map<Long, Delivery> bySeq = new HashMap<>(); // the held ones, by stream sequence
   private final ArrayDeque<FixedBatch> rebuilt = new ArrayDeque<>(); // ready to be stored
   private final Set<String> rebuilding = new HashSet<>(); // batch names being rebuilt
+  private final Set<String> rebuildAgain = new HashSet<>(); // asked for while being rebuilt
   private final AtomicBoolean rebuiltIterated = new AtomicBoolean();
   private volatile Ledger ledger; // made once the link is first ready (the connection is kept)
   private boolean fetchEnded;
@@ -186,7 +187,10 @@ final class Deliveries implements JobSource, Redelivery {
         d.settled = true;
       } else {
         held.add(d);
-        bySeq.put(d.seq, d);
+        Delivery older = bySeq.put(d.seq, d);
+        if (older != null && !older.settled) {
+          supersede(older);
+        }
         for (Job j : d.jobs) {
           if (!((Delivery.Held) j.receipt()).rebuilding) {
             waiting.add(j);
@@ -207,6 +211,27 @@ final class Deliveries implements JobSource, Redelivery {
     for (String name : claimedBy) {
       scheduleRebuild(name);
     }
+  }
+
+  /**
+   * A message held here was delivered here again (its progress signals did not get through): the
+   * older delivery is forgotten without an ack — its payloads already in a fixed batch are found
+   * through the ledger by the new one, the others are batched from the new one. Lock held.
+   */
+  private void supersede(Delivery older) {
+    older.settled = true;
+    held.remove(older);
+    long n = 0;
+    long size = 0;
+    for (Job j : older.jobs) {
+      Delivery.Held h = (Delivery.Held) j.receipt();
+      if (!h.acked) {
+        h.acked = true;
+        n++;
+        size += j.payload().length;
+      }
+    }
+    budget.release(n, size);
   }
 
   /**
@@ -395,12 +420,25 @@ final class Deliveries implements JobSource, Redelivery {
           kept.addAll(jobsOf.get(i));
           continue;
         }
-        markRebuilding(jobsOf.get(i));
-        for (Ledger.Claim c : l.claimsOn(parts.get(i).seq())) {
-          if (c.part().overlaps(parts.get(i))) {
-            blockers.add(c.batch());
+        // the payloads another batch claimed are rebuilt with it; the others of this part (an
+        // overlap can be partial) go back to be batched again
+        List<Ledger.Claim> claims = l.claimsOn(parts.get(i).seq());
+        List<Job> covered = new ArrayList<>();
+        List<Job> free = new ArrayList<>();
+        for (Job j : jobsOf.get(i)) {
+          int index = ((Delivery.Held) j.receipt()).index;
+          boolean in = false;
+          for (Ledger.Claim c : claims) {
+            if (c.part().from() <= index && index < c.part().to()) {
+              in = true;
+              blockers.add(c.batch());
+              break;
+            }
           }
+          (in ? covered : free).add(j);
         }
+        markRebuilding(covered);
+        requeue(free);
       }
       if (!blockers.isEmpty()) {
         LOG.warn(
@@ -417,6 +455,22 @@ final class Deliveries implements JobSource, Redelivery {
       return kept.isEmpty() ? null : new FixedBatch(name, kept, true);
     } catch (JetStreamApiException | RuntimeException e) {
       throw new IOException("the batch ledger failed: " + e, e);
+    }
+  }
+
+  /** Puts jobs handed out and left out of their batch back at the head of the waiting line. */
+  private void requeue(List<Job> jobs) {
+    if (jobs.isEmpty()) {
+      return;
+    }
+    lock.lock();
+    try {
+      for (int i = jobs.size() - 1; i >= 0; i--) {
+        waiting.addFirst(jobs.get(i));
+      }
+      notEmpty.signalAll();
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -438,7 +492,11 @@ final class Deliveries implements JobSource, Redelivery {
     }
     lock.lock();
     try {
-      if (abandoned || !rebuilding.add(name)) {
+      if (abandoned) {
+        return;
+      }
+      if (!rebuilding.add(name)) {
+        rebuildAgain.add(name); // jobs that arrived since may not be in the one under way
         return;
       }
     } finally {
@@ -449,6 +507,7 @@ final class Deliveries implements JobSource, Redelivery {
 
   private void rebuild(String name) {
     FixedBatch b = null;
+    boolean again;
     try {
       b = rebuildNow(name);
     } catch (IOException | JetStreamApiException | RuntimeException e) {
@@ -467,10 +526,14 @@ final class Deliveries implements JobSource, Redelivery {
           rebuilt.add(b);
         }
         rebuilding.remove(name);
+        again = rebuildAgain.remove(name) && !abandoned;
         notEmpty.signalAll();
       } finally {
         lock.unlock();
       }
+    }
+    if (again) {
+      scheduleRebuild(name);
     }
   }
 
