@@ -433,6 +433,7 @@ class HttpContractTest {
               TestSupport.config(
                   data,
                   Map.of(
+                      "MILLRACE_QUEUE", "memory",
                       "MILLRACE_S3_ENDPOINT", store.endpoint().toString(),
                       "MILLRACE_S3_TIMEOUT_MS", "60000",
                       "MILLRACE_DRAIN_TIMEOUT_MS", "3000")),

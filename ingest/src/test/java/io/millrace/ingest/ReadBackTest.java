@@ -18,12 +18,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
@@ -59,9 +61,11 @@ class ReadBackTest {
     };
   }
 
+  private static final Pattern LOG_RANGE = Pattern.compile("-(\\d{20})-(\\d{20})\\.ndjson\\.gz$");
+
   @ParameterizedTest
-  @ValueSource(strings = {"batched", "per-payload"})
-  void everyAcceptedPayloadIsStoredExactlyOnceAsSent(String mode) throws Exception {
+  @CsvSource({"batched,disk", "per-payload,disk", "batched,memory", "per-payload,memory"})
+  void everyAcceptedPayloadIsStoredExactlyOnceAsSent(String mode, String queue) throws Exception {
     int clients = 4;
     int requests = mode.equals("batched") ? 60 : 15;
     int perRequest = 10;
@@ -71,6 +75,7 @@ class ReadBackTest {
                 dir,
                 Map.of(
                     "MILLRACE_MODE", mode,
+                    "MILLRACE_QUEUE", queue,
                     "MILLRACE_BATCH_MAX_PAYLOADS", "50",
                     "MILLRACE_BATCH_MAX_BYTES", "4096",
                     "MAX_WORKERS", "8")))) {
@@ -147,8 +152,15 @@ class ReadBackTest {
           for (var e : objects.entrySet()) {
             List<String> lines = e.getValue();
             assertThat(lines.size()).isBetween(1, 50);
-            // the key names the first payload's id and the count
-            assertThat(e.getKey()).endsWith("-" + lines.size() + ".ndjson.gz");
+            // the key names the first payload's id and the count, or the batch's log positions
+            Matcher range = LOG_RANGE.matcher(e.getKey());
+            if (queue.equals("disk")) {
+              assertThat(range.find()).as(e.getKey()).isTrue();
+              assertThat(Long.parseLong(range.group(2)) - Long.parseLong(range.group(1)) + 1)
+                  .isEqualTo(lines.size());
+            } else {
+              assertThat(e.getKey()).endsWith("-" + lines.size() + ".ndjson.gz");
+            }
             long bytes =
                 lines.stream().mapToLong(l -> l.getBytes(StandardCharsets.UTF_8).length + 1).sum();
             if (lines.size() > 1) {

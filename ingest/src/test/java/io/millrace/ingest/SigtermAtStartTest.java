@@ -28,9 +28,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * SIGTERM in the start-up window, to the service in a child JVM with the embedded store: a client
  * posts as soon as {@code /healthz} answers, and the service gets SIGTERM right after the first
- * 202. Then it is started again on the same data folder (the in-memory queue replays what the first
- * run spilled; JetStream still holds what it acknowledged) and the store is read back: every
- * payload answered 202 is stored, exactly once, in every round.
+ * 202. Then it is started again on the same data folder (the local log replays what it holds
+ * unstored; the in-memory queue replays what the first run spilled; JetStream still holds what it
+ * acknowledged) and the store is read back: every payload answered 202 is stored, exactly once, in
+ * every round.
  *
  * <p>Rounds per queue mode: {@code -Dmillrace.sigterm.rounds=30} for the full loop (default 2).
  */
@@ -43,7 +44,7 @@ class SigtermAtStartTest {
   record Round(int round, int accepted, int stored, int lost, int duplicated) {}
 
   @ParameterizedTest
-  @ValueSource(strings = {"memory", "nats"})
+  @ValueSource(strings = {"disk", "memory", "nats"})
   @Timeout(1800)
   void aSigtermRightAfterTheFirst202LosesNothing(String queue) throws Exception {
     NatsServerProcess nats =
@@ -51,7 +52,7 @@ class SigtermAtStartTest {
     try {
       List<Round> rounds = new ArrayList<>();
       for (int r = 0; r < ROUNDS; r++) {
-        rounds.add(round(r, nats));
+        rounds.add(round(r, queue, nats));
       }
       assertThat(rounds)
           .as("rounds (accepted, stored, lost, stored twice)")
@@ -64,7 +65,7 @@ class SigtermAtStartTest {
     }
   }
 
-  private Round round(int r, NatsServerProcess nats) throws Exception {
+  private Round round(int r, String queue, NatsServerProcess nats) throws Exception {
     Path data = dir.resolve("round-" + r);
     Map<String, String> env = new HashMap<>();
     env.put("MILLRACE_HOST", "127.0.0.1");
@@ -72,6 +73,7 @@ class SigtermAtStartTest {
     env.put("MILLRACE_BATCH_MAX_AGE_MS", "50");
     env.put("MILLRACE_DRAIN_TIMEOUT_MS", "10000");
     String stream = "SIGTERM" + r;
+    env.put("MILLRACE_QUEUE", queue);
     if (nats != null) {
       env.put("MILLRACE_QUEUE", nats.url());
       env.put("MILLRACE_NATS_STREAM", stream);

@@ -97,6 +97,7 @@ class SigtermTest {
       env.put("MILLRACE_HOST", "127.0.0.1");
       env.put("MILLRACE_PORT", "0");
       env.put("MILLRACE_DATA_DIR", dir.resolve("child").toString());
+      env.put("MILLRACE_QUEUE", "memory");
       env.put("MILLRACE_S3_ENDPOINT", proxy.endpoint().toString());
       env.put("MILLRACE_S3_TIMEOUT_MS", "1000");
       env.put("MILLRACE_DRAIN_TIMEOUT_MS", "1500");

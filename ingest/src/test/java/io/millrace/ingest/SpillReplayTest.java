@@ -45,6 +45,7 @@ class SpillReplayTest {
                   dir,
                   Map.of(
                       "MILLRACE_MODE", mode,
+                      "MILLRACE_QUEUE", "memory",
                       "MILLRACE_BATCH_MAX_PAYLOADS", "7",
                       "MILLRACE_S3_ENDPOINT", down.endpoint().toString(),
                       "MILLRACE_S3_TIMEOUT_MS", "60000",
@@ -77,7 +78,8 @@ class SpillReplayTest {
 
     // next start: embedded store, same data folder
     try (IngestService second =
-        IngestService.start(TestSupport.config(dir, Map.of("MILLRACE_MODE", mode)))) {
+        IngestService.start(
+            TestSupport.config(dir, Map.of("MILLRACE_MODE", mode, "MILLRACE_QUEUE", "memory")))) {
       assertThat(second.replayedPayloads()).isEqualTo(50);
       Awaitility.await()
           .atMost(Duration.ofSeconds(60))

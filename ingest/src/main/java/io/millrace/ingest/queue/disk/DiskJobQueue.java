@@ -363,6 +363,20 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       Path spillDir,
       Metrics metrics)
       throws Exception {
+    return open(
+        dir, maxPayloads, maxBytes, options, logOptions, spillDir, metrics, ChannelOpener.DEFAULT);
+  }
+
+  static DiskJobQueue open(
+      Path dir,
+      long maxPayloads,
+      long maxBytes,
+      Options options,
+      DiskLogOptions logOptions,
+      Path spillDir,
+      Metrics metrics,
+      ChannelOpener opener)
+      throws Exception {
     DiskJobQueue[] self = new DiskJobQueue[1];
     LogListener inner = logOptions.listener();
     LogListener hooks =
@@ -389,7 +403,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
             inner.onSegmentDeleted(fileName, bytes);
           }
         };
-    DiskLog log = DiskLog.open(dir, logOptions.withListener(hooks));
+    DiskLog log = DiskLog.open(dir, logOptions.withListener(hooks), opener);
     try {
       DiskJobQueue q = new DiskJobQueue(log, options, maxPayloads, maxBytes, logId(dir), spillDir);
       self[0] = q;
