@@ -41,7 +41,15 @@ class JetStreamCrashTest {
     long seed = Long.getLong("millrace.crash.seed", System.nanoTime());
     Random random = new Random(seed);
     long t0 = System.nanoTime();
-    try (JetStreamRig rig = JetStreamRig.start(dir, Map.of("MILLRACE_NATS_ACK_WAIT_MS", "3000"))) {
+    // -Dmillrace.crash.ledgerTtlMs=0 runs the workers without the batch ledger: the test then
+    // shows the duplicates it exists to catch
+    Map<String, String> env =
+        Map.of(
+            "MILLRACE_NATS_ACK_WAIT_MS",
+            "3000",
+            "MILLRACE_NATS_LEDGER_TTL_MS",
+            System.getProperty("millrace.crash.ledgerTtlMs", "86400000"));
+    try (JetStreamRig rig = JetStreamRig.start(dir, env)) {
       try {
         List<ServiceProcess> ps = rig.startServices("ingest", "ingest", "worker", "worker");
         List<Integer> ingestPorts = List.of(ps.get(0).port(), ps.get(1).port());
