@@ -318,7 +318,8 @@ if [[ -n "${R[split.rps]:-}" ]]; then
   say "cores per 1M payloads/s at these costs (CPU only, same box): ingest $(awk -v u="$(us_per "${R[split.cpu_i]}" "${R[split.acc]}")" 'BEGIN{printf "%.1f", u}'), worker $(awk -v u="$(us_per "${R[split.cpu_w]}" "${R[split.st]}")" 'BEGIN{printf "%.1f", u}'), nats-server $(awk -v u="$(us_per "${R[split.cpu_n]}" "${R[split.acc]}")" 'BEGIN{printf "%.1f", u}')"
 fi
 if ((${#STREAMS[@]})); then
-  say "streams: $(js_admin delete "${STREAMS[@]}" "${STREAMS[@]/%/_DEAD}" | tr '\n' ';')"
+  KVS=(); for s in "${STREAMS[@]}"; do KVS+=("KV_${s}_BATCHES"); done  # the batch ledgers
+  say "streams: $(js_admin delete "${STREAMS[@]}" "${STREAMS[@]/%/_DEAD}" "${KVS[@]}" | tr '\n' ';')"
   STREAMS=()
 fi
 say ""
