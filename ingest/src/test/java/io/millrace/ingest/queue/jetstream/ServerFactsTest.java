@@ -85,8 +85,7 @@ class ServerFactsTest {
         S3Client c = TestSupport.client(s3)) {
       c.createBucket(b -> b.bucket("bkt"));
       try {
-        c.putObject(
-            b -> b.bucket("bkt").key("k").ifNoneMatch("*"), RequestBody.fromString("one"));
+        c.putObject(b -> b.bucket("bkt").key("k").ifNoneMatch("*"), RequestBody.fromString("one"));
       } catch (S3Exception e) {
         // the SDK retried after a lost answer and its retry found its own first write: 412
         assertThat(e.statusCode()).isEqualTo(412);
