@@ -26,7 +26,8 @@
 #   Then: wait until stored >= accepted (at most $CATCHUP s; how long it took is reported),
 #   SIGTERM (ingest first, then the worker), wait (a JVM ended by SIGTERM exits 143), and compare accepted (metric, and 202s x 10)
 #   with what is in the store's files (lines of the .ndjson.gz objects under the data folder)
-#   and, for JetStream, with the messages left in the stream. The streams are deleted at the end
+#   and, for JetStream, with the messages left in the stream. The streams (and the workers' batch
+#   ledgers, KV_<stream>_BATCHES; MILLRACE_NATS_LEDGER_TTL_MS=0 in the environment runs without one) are deleted at the end
 #   (also on failure) with a single-file Java program and the jnats jar from ingest/target/lib.
 #   Last: a table, and the cores each role would need per 1M payloads/s at the measured cost.
 #
@@ -150,7 +151,8 @@ cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if ((${#STREAMS[@]})); then js_admin delete "${STREAMS[@]}" "${STREAMS[@]/%/_DEAD}" >> "$OUT/streams-deleted.txt" || true; fi
+  local s kv=(); for s in "${STREAMS[@]}"; do kv+=("KV_${s}_BATCHES"); done  # the batch ledgers
+  if ((${#STREAMS[@]})); then js_admin delete "${STREAMS[@]}" "${STREAMS[@]/%/_DEAD}" "${kv[@]}" >> "$OUT/streams-deleted.txt" || true; fi
   rm -rf "${RUN_DIR:-/nonexistent}" "${DATAS[@]}"
 }
 trap cleanup EXIT
@@ -316,7 +318,8 @@ if [[ -n "${R[split.rps]:-}" ]]; then
   say "cores per 1M payloads/s at these costs (CPU only, same box): ingest $(awk -v u="$(us_per "${R[split.cpu_i]}" "${R[split.acc]}")" 'BEGIN{printf "%.1f", u}'), worker $(awk -v u="$(us_per "${R[split.cpu_w]}" "${R[split.st]}")" 'BEGIN{printf "%.1f", u}'), nats-server $(awk -v u="$(us_per "${R[split.cpu_n]}" "${R[split.acc]}")" 'BEGIN{printf "%.1f", u}')"
 fi
 if ((${#STREAMS[@]})); then
-  say "streams: $(js_admin delete "${STREAMS[@]}" "${STREAMS[@]/%/_DEAD}" | tr '\n' ';')"
+  KVS=(); for s in "${STREAMS[@]}"; do KVS+=("KV_${s}_BATCHES"); done  # the batch ledgers
+  say "streams: $(js_admin delete "${STREAMS[@]}" "${STREAMS[@]/%/_DEAD}" "${KVS[@]}" | tr '\n' ';')"
   STREAMS=()
 fi
 say ""

@@ -23,9 +23,10 @@ import org.junit.jupiter.api.io.TempDir;
  * accepted: two ingest and two worker processes share a JetStream work stream (ack wait 3 s, so
  * what a dead worker held is redelivered soon); a random worker is killed after a uniform random
  * 0.2–1.5 s and replaced, {@code millrace.crash.kills} times (4 by default; the full run is {@code
- * -Dmillrace.crash.kills=20}). In the end every accepted payload is in the store. Payloads stored
- * twice (a batch stored, then redelivered because its worker died before the ack) are allowed,
- * counted by the payloads' own ids and printed, not asserted away.
+ * -Dmillrace.crash.kills=20}). In the end every accepted payload is in the store, and none twice: a
+ * batch stored and not acknowledged when its worker died is rebuilt from the batch ledger and
+ * rewritten under the same key, never stored again in another batch (ids counted by the payloads'
+ * own ids; any duplicate fails the test, the objects holding it printed).
  *
  * <p>The full run: {@code mvn -pl ingest -am -Dtest=JetStreamCrashTest
  * -Dsurefire.failIfNoSpecifiedTests=false -Dmillrace.crash.kills=20 test}.
@@ -40,7 +41,15 @@ class JetStreamCrashTest {
     long seed = Long.getLong("millrace.crash.seed", System.nanoTime());
     Random random = new Random(seed);
     long t0 = System.nanoTime();
-    try (JetStreamRig rig = JetStreamRig.start(dir, Map.of("MILLRACE_NATS_ACK_WAIT_MS", "3000"))) {
+    // -Dmillrace.crash.ledgerTtlMs=0 runs the workers without the batch ledger: the test then
+    // shows the duplicates it exists to catch
+    Map<String, String> env =
+        Map.of(
+            "MILLRACE_NATS_ACK_WAIT_MS",
+            "3000",
+            "MILLRACE_NATS_LEDGER_TTL_MS",
+            System.getProperty("millrace.crash.ledgerTtlMs", "86400000"));
+    try (JetStreamRig rig = JetStreamRig.start(dir, env)) {
       try {
         List<ServiceProcess> ps = rig.startServices("ingest", "ingest", "worker", "worker");
         List<Integer> ingestPorts = List.of(ps.get(0).port(), ps.get(1).port());
@@ -142,6 +151,11 @@ class JetStreamCrashTest {
             .as("millrace_nats_dead_lettered_messages_total on the surviving workers")
             .isZero();
         assertThat(missing).as("accepted but not stored; %s", report).isEmpty();
+        assertThat(stored.duplicates())
+            .as(
+                "ids stored more than once (%d; objects: %s); %s",
+                stored.duplicates().size(), stored.duplicatePairs(), report)
+            .isEmpty();
       } catch (Throwable t) {
         rig.dumpLogs();
         throw t;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
-import io.millrace.ingest.queue.Job;
+import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
 import io.millrace.ingest.store.ObjectStore;
 import io.millrace.ingest.testing.RawHttp;
@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Iterator;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -108,10 +107,14 @@ class WorkerDeathTest {
       env.put("MILLRACE_ROLE", "worker");
       Config w = TestSupport.config(dir.resolve("healthy"), env);
       healthy = new JetStreamJobQueue(w, new Metrics(), "healthy", System::currentTimeMillis);
-      Iterator<Job> jobs = healthy.source().orElseThrow().jobs();
-      Job j = CompletableFuture.supplyAsync(jobs::next).get(15, TimeUnit.SECONDS);
-      assertThat(new String(j.payload(), StandardCharsets.UTF_8)).isEqualTo("{\"held\":1}");
-      healthy.source().orElseThrow().ack(List.of(j));
+      // the dying node had fixed its batch in the ledger before the upload killed it: the healthy
+      // worker gets that very batch back, rebuilt, not the payload as a new job
+      Iterator<FixedBatch> rebuilt = healthy.source().orElseThrow().rebuilt();
+      FixedBatch b = CompletableFuture.supplyAsync(rebuilt::next).get(15, TimeUnit.SECONDS);
+      assertThat(b.jobs()).hasSize(1);
+      assertThat(new String(b.jobs().getFirst().payload(), StandardCharsets.UTF_8))
+          .isEqualTo("{\"held\":1}");
+      healthy.source().orElseThrow().ack(b);
 
       RawHttp.Response r = RawHttp.get(p, "/readyz");
       assertThat(r.status()).as("still not ready: " + r.text()).isEqualTo(503);

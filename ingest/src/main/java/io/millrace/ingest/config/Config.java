@@ -399,6 +399,19 @@ public final class Config {
     public int maxAckPending() {
       return get(Settings.NATS_MAX_ACK_PENDING);
     }
+
+    /**
+     * {@return how long the batch ledger keeps an entry; 0: no ledger (at-least-once: a batch
+     * stored and not acknowledged when its worker died is stored again in another batch)}
+     */
+    public long ledgerTtlMs() {
+      return get(Settings.NATS_LEDGER_TTL_MS);
+    }
+
+    /** {@return the key-value bucket of the batch ledger: {@code <stream>_BATCHES}} */
+    public String ledgerBucket() {
+      return stream() + "_BATCHES";
+    }
   }
 
   // ------------------------------------------------------------------ closed sets

@@ -278,6 +278,14 @@ final class Settings {
           10_000_000,
           "messages delivered and not yet acked, all workers together");
 
+  static final Setting<Long> NATS_LEDGER_TTL_MS =
+      longIn(
+          "MILLRACE_NATS_LEDGER_TTL_MS",
+          86_400_000,
+          0,
+          2_592_000_000L,
+          "batch ledger entries kept this long (0: no ledger, a crash may store a payload twice)");
+
   private Settings() {}
 
   /** {@return the setting of this variable, or null} */

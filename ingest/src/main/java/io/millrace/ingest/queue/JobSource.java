@@ -48,17 +48,35 @@ public interface JobSource {
    * fixed: fixing it again returns it as it was recorded. On an exception nothing is fixed and the
    * same call may be retried.
    *
+   * <p>A source shared with other processes (JetStream) may find that some of the jobs are in a
+   * batch another worker fixed first (it froze or died holding their messages): the returned batch
+   * then holds only the others, in order, and that other batch comes out of {@link #rebuilt()}; if
+   * none is left, {@code fix} returns null and there is nothing to store.
+   *
    * <p>The default (a source that records nothing) names the batch {@link FixedBatch#nameOf} and
    * does not block.
    *
    * @param batch jobs handed out by this source and not yet acknowledged, at least one
-   * @return the fixed batch
+   * @return the fixed batch, or null if every job of it belongs to a batch fixed elsewhere
    * @throws IOException if the batch could not be recorded (disk full, I/O error, timeout)
    * @throws InterruptedException if interrupted before the batch was recorded
    * @throws IllegalArgumentException if the jobs are not the next run of this source's jobs
    */
   default FixedBatch fix(List<Job> batch) throws IOException, InterruptedException {
     return new FixedBatch(FixedBatch.nameOf(batch), batch, false);
+  }
+
+  /**
+   * Batches the source fixed by itself while running, to be stored like those of {@link #fix} (not
+   * fixed again) and acknowledged with {@link #ack(FixedBatch)}: JetStream's batches rebuilt from
+   * its ledger after a redelivery, with the content and name their first worker fixed. {@code
+   * next()} blocks while none is ready; the iteration ends once {@link #jobs()} can end and nothing
+   * is being rebuilt. Call once. The default has none.
+   *
+   * @return the one iterator of rebuilt batches
+   */
+  default Iterator<FixedBatch> rebuilt() {
+    return java.util.Collections.emptyIterator();
   }
 
   /**

@@ -3,6 +3,8 @@ package io.millrace.ingest.store;
 import java.net.URI;
 import java.time.Duration;
 import java.util.function.IntConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
@@ -18,6 +20,7 @@ import software.amazon.awssdk.services.s3.S3Configuration;
 import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * {@link ObjectStore} over the AWS SDK v2 S3 client, with one explicit HTTP client (the JDK's
@@ -37,8 +40,11 @@ import software.amazon.awssdk.services.s3.model.PutObjectRequest;
  * #keepAliveConnections}) so 64 uploads in flight do not churn connections.
  */
 public final class S3Store implements ObjectStore {
+  private static final Logger LOG = LoggerFactory.getLogger(S3Store.class);
+
   private final S3Client s3;
   private final String bucket;
+  private volatile boolean conditionalWrites = true; // until the store says it has none
 
   /**
    * Creates the client.
@@ -123,6 +129,45 @@ public final class S3Store implements ObjectStore {
       request.contentEncoding(contentEncoding);
     }
     s3.putObject(request.build(), RequestBody.fromBytes(body));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Sends {@code If-None-Match: *}; a {@code 412 Precondition Failed} means the key is taken. A
+   * store that answers {@code 501 Not Implemented} (no conditional writes) gets plain PUTs from
+   * then on (logged once).
+   */
+  @Override
+  public boolean putIfAbsent(
+      String key, byte[] body, String contentType, String contentEncoding) {
+    if (!conditionalWrites) {
+      put(key, body, contentType, contentEncoding);
+      return true;
+    }
+    PutObjectRequest.Builder request =
+        PutObjectRequest.builder().bucket(bucket).key(key).contentType(contentType).ifNoneMatch("*");
+    if (contentEncoding != null) {
+      request.contentEncoding(contentEncoding);
+    }
+    try {
+      s3.putObject(request.build(), RequestBody.fromBytes(body));
+      return true;
+    } catch (S3Exception e) {
+      if (e.statusCode() == 412) {
+        return false;
+      }
+      if (e.statusCode() == 501) {
+        conditionalWrites = false;
+        LOG.warn(
+            "the store does not support conditional writes (If-None-Match: *): {}; using plain"
+                + " PUTs",
+            e.toString());
+        put(key, body, contentType, contentEncoding);
+        return true;
+      }
+      throw e;
+    }
   }
 
   @Override

@@ -81,20 +81,24 @@ final class Uploader {
   /**
    * Stores one object, waiting first for a permit of the limit.
    *
+   * @param ifAbsent store it only if no object is at the key yet ({@link
+   *     ObjectStore#putIfAbsent}): for batches whose content is fixed by their key
+   * @return false if {@code ifAbsent} and an object was at the key already (left as it is)
    * @throws InterruptedException if interrupted while waiting for a permit (none taken) or while
    *     the store call runs
    * @throws Exception what the store threw; its outcome was reported to the limiter
    */
-  void put(String key, byte[] body, String contentType, String contentEncoding) throws Exception {
+  boolean put(
+      String key, byte[] body, String contentType, String contentEncoding, boolean ifAbsent)
+      throws Exception {
     if (limiter == null) {
-      store.put(key, body, contentType, contentEncoding);
-      return;
+      return store(key, body, contentType, contentEncoding, ifAbsent);
     }
     limiter.acquire();
     long t0 = nanoClock.getAsLong();
     Throwable failure = null;
     try {
-      store.put(key, body, contentType, contentEncoding);
+      return store(key, body, contentType, contentEncoding, ifAbsent);
     } catch (Exception | Error e) {
       failure = e;
       throw e;
@@ -106,5 +110,15 @@ final class Uploader {
         limiter.release(nanoClock.getAsLong() - t0, outcome);
       }
     }
+  }
+
+  private boolean store(
+      String key, byte[] body, String contentType, String contentEncoding, boolean ifAbsent)
+      throws Exception {
+    if (ifAbsent) {
+      return store.putIfAbsent(key, body, contentType, contentEncoding);
+    }
+    store.put(key, body, contentType, contentEncoding);
+    return true;
   }
 }

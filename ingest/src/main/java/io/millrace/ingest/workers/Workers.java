@@ -371,13 +371,16 @@ public final class Workers {
       formed =
           formed.flatMap(b -> RangeSplit.byBytes(b, config.batchMaxBytes())).named("split bytes");
     }
-    Pipeline<FixedBatch> fixedFormed = formed.map(this::fix).named("fix");
+    Pipeline<FixedBatch> fixedFormed = formed.flatMap(this::fix).named("fix");
+    // rebuilt by a shared source after a redelivery (JetStream), fixed already
+    fixedFormed =
+        Pipeline.merge(fixedFormed, Pipeline.from(source.rebuilt()).named("rebuilt"));
     List<List<Job>> replayed = source.replayedBatches();
     if (replayed.isEmpty()) {
       return fixedFormed;
     }
     return Pipeline.merge(
-        fixedFormed, Pipeline.from(replayed).map(this::fix).named("fix replayed"));
+        fixedFormed, Pipeline.from(replayed).flatMap(this::fix).named("fix replayed"));
   }
 
   /** {@return whether ranges are split per partition value (batched mode, a field template)} */
@@ -389,11 +392,12 @@ public final class Workers {
    * Fixes a batch, trying again while the source cannot record it (disk full, I/O error: nothing
    * was fixed, so the same call is safe), with backoff from 50 ms doubling to 5 s.
    */
-  private FixedBatch fix(List<Job> batch) throws InterruptedException {
+  private List<FixedBatch> fix(List<Job> batch) throws InterruptedException {
     long pauseMs = 50;
     for (int failures = 1; ; failures++) {
       try {
-        return source.fix(batch);
+        FixedBatch f = source.fix(batch);
+        return f == null ? List.of() : List.of(f); // null: all in batches fixed elsewhere
       } catch (IOException e) {
         if (failures == 1 || failures % 20 == 0) {
           LOG.warn(
@@ -494,7 +498,12 @@ public final class Workers {
     uploading.incrementAndGet();
     long t0 = System.nanoTime();
     try {
-      uploader.put(u.key(), u.body(), u.contentType(), u.contentEncoding());
+      // a recorded batch may be stored by someone else too (a replay, a rebuild, a frozen
+      // worker resumed): same key, same content; the first write stays
+      boolean recorded = u.range() != null && u.range().batch.recoverable();
+      if (!uploader.put(u.key(), u.body(), u.contentType(), u.contentEncoding(), recorded)) {
+        LOG.debug("{} was stored already; acknowledging its payloads", u.key());
+      }
     } catch (Exception e) {
       if (e instanceof InterruptedException || Thread.currentThread().isInterrupted()) {
         throw e;

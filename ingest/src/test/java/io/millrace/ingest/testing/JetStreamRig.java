@@ -29,16 +29,23 @@ public final class JetStreamRig implements AutoCloseable {
   public static final String CONSUMER = "millrace-workers";
 
   public final Path dir;
+
+  /** The broker, or the first server of the cluster (the tests look into JetStream through it). */
   public final NatsServerProcess nats;
+
+  /** Every server: one, or the cluster's three. */
+  public final List<NatsServerProcess> servers;
+
   public final EmbeddedS3 s3;
   private final Map<String, String> extraEnv;
   private final List<ServiceProcess> processes = new CopyOnWriteArrayList<>();
   private final AtomicInteger seq = new AtomicInteger();
 
   private JetStreamRig(
-      Path dir, NatsServerProcess nats, EmbeddedS3 s3, Map<String, String> extraEnv) {
+      Path dir, List<NatsServerProcess> servers, EmbeddedS3 s3, Map<String, String> extraEnv) {
     this.dir = dir;
-    this.nats = nats;
+    this.servers = List.copyOf(servers);
+    this.nats = servers.getFirst();
     this.s3 = s3;
     this.extraEnv = Map.copyOf(extraEnv);
   }
@@ -52,7 +59,26 @@ public final class JetStreamRig implements AutoCloseable {
    * @throws Exception if the broker or the store does not start
    */
   public static JetStreamRig start(Path dir, Map<String, String> extraEnv) throws Exception {
-    NatsServerProcess nats = NatsServerProcess.start(dir.resolve("nats"));
+    return start(dir, List.of(NatsServerProcess.start(dir.resolve("nats"))), extraEnv);
+  }
+
+  /**
+   * Starts a 3-server JetStream cluster and the store; every service process gets all three URLs
+   * and {@code MILLRACE_NATS_REPLICAS=3}.
+   *
+   * @param dir the test's temporary folder
+   * @param extraEnv variables every service process gets on top of the defaults here
+   * @return the rig, no service process running yet
+   * @throws Exception if a server or the store does not start
+   */
+  public static JetStreamRig startCluster(Path dir, Map<String, String> extraEnv) throws Exception {
+    Map<String, String> env = new HashMap<>(extraEnv);
+    env.putIfAbsent("MILLRACE_NATS_REPLICAS", "3");
+    return start(dir, NatsServerProcess.startCluster(dir.resolve("nats"), 3), env);
+  }
+
+  private static JetStreamRig start(
+      Path dir, List<NatsServerProcess> servers, Map<String, String> extraEnv) throws Exception {
     EmbeddedS3 s3;
     try {
       s3 = EmbeddedS3.start(dir.resolve("s3"), 0);
@@ -60,10 +86,12 @@ public final class JetStreamRig implements AutoCloseable {
         c.createBucket(b -> b.bucket(BUCKET));
       }
     } catch (Exception | Error e) {
-      nats.close();
+      for (NatsServerProcess n : servers) {
+        n.close();
+      }
       throw e;
     }
-    return new JetStreamRig(dir, nats, s3, extraEnv);
+    return new JetStreamRig(dir, servers, s3, extraEnv);
   }
 
   /** {@return the environment of a service process of this role} */
@@ -72,7 +100,8 @@ public final class JetStreamRig implements AutoCloseable {
     env.put("MILLRACE_HOST", "127.0.0.1");
     env.put("MILLRACE_PORT", "0");
     env.put("MILLRACE_DATA_DIR", dir.resolve("data-" + name).toString());
-    env.put("MILLRACE_QUEUE", nats.url());
+    env.put(
+        "MILLRACE_QUEUE", String.join(",", servers.stream().map(NatsServerProcess::url).toList()));
     env.put("MILLRACE_ROLE", role);
     env.put("MILLRACE_BATCH_MAX_AGE_MS", "100");
     env.put("MILLRACE_DRAIN_TIMEOUT_MS", "5000");
@@ -156,7 +185,9 @@ public final class JetStreamRig implements AutoCloseable {
     for (ServiceProcess p : processes) {
       System.out.println(tail(p.logs(), 6000));
     }
-    System.out.println("--- nats-server log:\n" + tail(nats.log(), 4000));
+    for (NatsServerProcess n : servers) {
+      System.out.println("--- nats-server log:\n" + tail(n.log(), 4000));
+    }
   }
 
   private static String tail(String s, int n) {
@@ -171,7 +202,9 @@ public final class JetStreamRig implements AutoCloseable {
     try {
       s3.close();
     } finally {
-      nats.close();
+      for (NatsServerProcess n : servers) {
+        n.close();
+      }
     }
   }
 }

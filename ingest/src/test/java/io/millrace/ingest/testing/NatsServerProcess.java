@@ -33,15 +33,18 @@ public final class NatsServerProcess implements AutoCloseable {
   private final Path storeDir;
   private final Path logFile;
   private final int port;
+  private final List<String> extraArgs;
   private Process process; // read and written by the test thread only
   private Thread hook;
   private int starts;
 
-  private NatsServerProcess(Path binary, Path storeDir, Path logFile, int port) {
+  private NatsServerProcess(
+      Path binary, Path storeDir, Path logFile, int port, List<String> extraArgs) {
     this.binary = binary;
     this.storeDir = storeDir;
     this.logFile = logFile;
     this.port = port;
+    this.extraArgs = List.copyOf(extraArgs);
   }
 
   /**
@@ -52,6 +55,63 @@ public final class NatsServerProcess implements AutoCloseable {
    * @throws Exception if the binary is missing or the server does not come up
    */
   public static NatsServerProcess start(Path dir) throws Exception {
+    Path binary = binary();
+    Path store = Files.createDirectories(dir.resolve("store"));
+    NatsServerProcess n =
+        new NatsServerProcess(binary, store, dir.resolve("nats-server.log"), freePort(), List.of());
+    n.launch();
+    return n;
+  }
+
+  /**
+   * Starts a JetStream cluster of {@code size} servers on free ports (client and route ports), each
+   * with its store under {@code dir/n<i>}, routes to all the others, and waits until each accepts
+   * connections. JetStream needs a moment more to elect its meta leader; clients retry.
+   *
+   * @param dir a folder of the test's own
+   * @param size how many servers (3 for a quorum that survives one loss)
+   * @return the servers, all running
+   * @throws Exception if one does not come up
+   */
+  public static List<NatsServerProcess> startCluster(Path dir, int size) throws Exception {
+    Path binary = binary();
+    List<Integer> routes = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      routes.add(freePort());
+    }
+    String all = String.join(",", routes.stream().map(r -> "nats://127.0.0.1:" + r).toList());
+    List<NatsServerProcess> out = new ArrayList<>();
+    try {
+      for (int i = 0; i < size; i++) {
+        Path d = Files.createDirectories(dir.resolve("n" + i));
+        NatsServerProcess n =
+            new NatsServerProcess(
+                binary,
+                Files.createDirectories(d.resolve("store")),
+                d.resolve("nats-server.log"),
+                freePort(),
+                List.of(
+                    "--name",
+                    "n" + i,
+                    "--cluster_name",
+                    "millrace",
+                    "--cluster",
+                    "nats://127.0.0.1:" + routes.get(i),
+                    "--routes",
+                    all));
+        n.launch();
+        out.add(n);
+      }
+    } catch (Exception | Error e) {
+      for (NatsServerProcess n : out) {
+        n.close();
+      }
+      throw e;
+    }
+    return out;
+  }
+
+  private static Path binary() {
     String configured = System.getenv("MILLRACE_NATS_SERVER");
     Path binary =
         Path.of(configured != null && !configured.isBlank() ? configured : "/usr/sbin/nats-server");
@@ -62,11 +122,7 @@ public final class NatsServerProcess implements AutoCloseable {
               + " is not an executable file; install it (Debian: apt-get install nats-server) or"
               + " set MILLRACE_NATS_SERVER to its path");
     }
-    Path store = Files.createDirectories(dir.resolve("store"));
-    NatsServerProcess n =
-        new NatsServerProcess(binary, store, dir.resolve("nats-server.log"), freePort());
-    n.launch();
-    return n;
+    return binary;
   }
 
   public static int freePort() throws IOException {
@@ -78,16 +134,19 @@ public final class NatsServerProcess implements AutoCloseable {
 
   private void launch() throws Exception {
     starts++;
-    ProcessBuilder pb =
-        new ProcessBuilder(
-            binary.toString(),
-            "-a",
-            "127.0.0.1",
-            "-p",
-            Integer.toString(port),
-            "-js",
-            "-sd",
-            storeDir.toString());
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                binary.toString(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                Integer.toString(port),
+                "-js",
+                "-sd",
+                storeDir.toString()));
+    cmd.addAll(extraArgs);
+    ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
     Process p = pb.start();

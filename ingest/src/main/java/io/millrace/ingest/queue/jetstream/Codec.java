@@ -10,8 +10,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 import java.util.function.LongSupplier;
-import java.util.function.Supplier;
 
 /**
  * The wire format of the work-queue stream. A message holds whole requests: their payloads as sent,
@@ -95,13 +95,22 @@ final class Codec {
   }
 
   /**
-   * {@return the message's payloads as jobs ({@code <message id>-<index>}), each with a new
-   * receipt}
+   * {@return the message's payloads as jobs ({@code <message id>-<index>}), each with the receipt
+   * made for its index}
    *
    * @throws IllegalArgumentException if the message is not one of ours or is malformed
    */
-  static List<Job> decode(Message m, Supplier<? extends Receipt> receipts) {
-    Headers h = m.getHeaders();
+  static List<Job> decode(Message m, IntFunction<? extends Receipt> receipts) {
+    return decode(m.getHeaders(), m.getData(), receipts);
+  }
+
+  /**
+   * {@return a message's payloads as jobs, from its headers and body (a message read back by its
+   * sequence), each with the receipt made for its index}
+   *
+   * @throws IllegalArgumentException if the message is not one of ours or is malformed
+   */
+  static List<Job> decode(Headers h, byte[] data, IntFunction<? extends Receipt> receipts) {
     String id = h == null ? null : h.getFirst(H_ID);
     String atText = h == null ? null : h.getFirst(H_AT);
     String countText = h == null ? null : h.getFirst(H_COUNT);
@@ -123,7 +132,6 @@ final class Codec {
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("bad " + H_AT + " or " + H_COUNT + " header");
     }
-    byte[] data = m.getData();
     List<Job> jobs = new ArrayList<>(Math.max(0, Math.min(count, 1 << 16)));
     int from = 0;
     if (data != null && data.length > 0) {
@@ -133,7 +141,7 @@ final class Codec {
             throw new IllegalArgumentException("empty payload at index " + jobs.size());
           }
           byte[] payload = Arrays.copyOfRange(data, from, i);
-          jobs.add(new Job(id + "-" + jobs.size(), at, payload, receipts.get()));
+          jobs.add(new Job(id + "-" + jobs.size(), at, payload, receipts.apply(jobs.size())));
           from = i + 1;
         }
       }

@@ -3,21 +3,31 @@ package io.millrace.ingest.queue.jetstream;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.Budget;
+import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.Handover;
 import io.millrace.ingest.queue.Job;
 import io.millrace.ingest.queue.JobIterator;
 import io.millrace.ingest.queue.JobSource;
 import io.millrace.ingest.queue.Redelivery;
+import io.nats.client.Connection;
+import io.nats.client.JetStreamApiException;
 import io.nats.client.JetStreamSubscription;
 import io.nats.client.Message;
+import io.nats.client.api.MessageInfo;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
@@ -62,6 +72,12 @@ final class Deliveries implements JobSource, Redelivery {
   // guarded by lock
   private final ArrayDeque<Job> waiting = new ArrayDeque<>();
   private final LinkedHashSet<Delivery> held = new LinkedHashSet<>();
+  private final Map<Long, Delivery> bySeq = new HashMap<>(); // the held ones, by stream sequence
+  private final ArrayDeque<FixedBatch> rebuilt = new ArrayDeque<>(); // ready to be stored
+  private final Set<String> rebuilding = new HashSet<>(); // batch names being rebuilt
+  private final Set<String> rebuildAgain = new HashSet<>(); // asked for while being rebuilt
+  private final AtomicBoolean rebuiltIterated = new AtomicBoolean();
+  private volatile Ledger ledger; // made once the link is first ready (the connection is kept)
   private boolean fetchEnded;
   private boolean abandoned;
   private long avgMessageBytes = 4096;
@@ -138,7 +154,7 @@ final class Deliveries implements JobSource, Redelivery {
     }
     Delivery d = new Delivery(this, m, delivered);
     try {
-      d.jobs = Codec.decode(m, () -> new Delivery.Held(d));
+      d.jobs = Codec.decode(m, i -> new Delivery.Held(d, i));
     } catch (IllegalArgumentException e) {
       deadLetters.settle(d, e);
       return;
@@ -162,13 +178,24 @@ final class Deliveries implements JobSource, Redelivery {
     for (Job j : d.jobs) {
       size += j.payload().length;
     }
+    // delivered before: some of its payloads may be in a batch fixed by a worker that died (or
+    // froze); those are stored by rebuilding that very batch, never in a new one
+    Set<String> claimedBy = delivered > 1 ? claimedBatches(d) : Set.of();
     lock.lock();
     try {
       if (abandoned) {
         d.settled = true;
       } else {
         held.add(d);
-        waiting.addAll(d.jobs);
+        Delivery older = bySeq.put(d.seq, d);
+        if (older != null && !older.settled) {
+          supersede(older);
+        }
+        for (Job j : d.jobs) {
+          if (!((Delivery.Held) j.receipt()).rebuilding) {
+            waiting.add(j);
+          }
+        }
         budget.take(d.jobs.size(), size);
         avgMessageBytes = (avgMessageBytes * 7 + size) / 8;
         avgMessagePayloads = Math.max(1, (avgMessagePayloads * 7 + d.jobs.size()) / 8);
@@ -179,7 +206,60 @@ final class Deliveries implements JobSource, Redelivery {
     }
     if (d.settled) {
       deadLetters.settle(d, null); // pulled as the pipeline died: straight back
+      return;
     }
+    for (String name : claimedBy) {
+      scheduleRebuild(name);
+    }
+  }
+
+  /**
+   * A message held here was delivered here again (its progress signals did not get through): the
+   * older delivery is forgotten without an ack — its payloads already in a fixed batch are found
+   * through the ledger by the new one, the others are batched from the new one. Lock held.
+   */
+  private void supersede(Delivery older) {
+    older.settled = true;
+    held.remove(older);
+    long n = 0;
+    long size = 0;
+    for (Job j : older.jobs) {
+      Delivery.Held h = (Delivery.Held) j.receipt();
+      if (!h.acked) {
+        h.acked = true;
+        n++;
+        size += j.payload().length;
+      }
+    }
+    budget.release(n, size);
+  }
+
+  /**
+   * Looks the message's payloads up in the ledger and marks those claimed by a batch as {@code
+   * rebuilding} (before the delivery is shared); if the ledger cannot be read, none are marked: a
+   * new batch of them then finds the claims when it is fixed.
+   *
+   * @return the batches that claimed some of them
+   */
+  private Set<String> claimedBatches(Delivery d) {
+    if (cfg.ledgerTtlMs() <= 0) {
+      return Set.of();
+    }
+    List<Ledger.Claim> claims;
+    try {
+      claims = ledger().claimsOn(d.seq);
+    } catch (IOException | JetStreamApiException | RuntimeException e) {
+      LOG.debug("reading the ledger for message {}: {}", d.seq, e.toString());
+      return Set.of();
+    }
+    Set<String> names = new LinkedHashSet<>();
+    for (Ledger.Claim c : claims) {
+      for (int i = c.part().from(); i < c.part().to() && i < d.jobs.size(); i++) {
+        ((Delivery.Held) d.jobs.get(i).receipt()).rebuilding = true;
+      }
+      names.add(c.batch());
+    }
+    return names;
   }
 
   // ------------------------------------------------------------------ JobSource
@@ -195,8 +275,9 @@ final class Deliveries implements JobSource, Redelivery {
       while (!abandoned) {
         Job j = waiting.pollFirst();
         if (j != null) {
-          if (((Delivery.Held) j.receipt()).acked) {
-            continue; // its message was given back while it waited
+          Delivery.Held h = (Delivery.Held) j.receipt();
+          if (h.acked || h.rebuilding) {
+            continue; // its message was given back while it waited, or it is in a rebuilt batch
           }
           return j;
         }
@@ -226,6 +307,9 @@ final class Deliveries implements JobSource, Redelivery {
       long n = 0;
       long size = 0;
       for (Job j : stored) {
+        if (j.receipt() instanceof Delivery.Foreign) {
+          continue; // read back by sequence; its message is acknowledged by whoever holds it
+        }
         Delivery.Held h = heldOf(j);
         if (h.acked) {
           continue;
@@ -237,6 +321,7 @@ final class Deliveries implements JobSource, Redelivery {
         if (!d.settled && --d.pending == 0) {
           d.settled = true;
           held.remove(d);
+          bySeq.remove(d.seq, d);
           done.add(d);
         }
       }
@@ -254,6 +339,352 @@ final class Deliveries implements JobSource, Redelivery {
     }
   }
 
+  // ------------------------------------------------------------------ exactly-once: the ledger
+
+  /** {@return the ledger, made on first use once the link is usable} */
+  private Ledger ledger() throws IOException {
+    Ledger l = ledger;
+    if (l != null) {
+      return l;
+    }
+    LinkState s = link.state();
+    if (!NatsLink.usable(s)) {
+      throw new IOException("NATS is not ready: " + NatsLink.notReadyReason(s));
+    }
+    Connection c = s.connection();
+    l =
+        new Ledger(
+            c.keyValue(cfg.ledgerBucket()),
+            () -> {
+              try {
+                return c.jetStreamManagement()
+                    .getStreamInfo(cfg.stream())
+                    .getStreamState()
+                    .getFirstSequence();
+              } catch (IOException | JetStreamApiException e) {
+                throw new IllegalStateException("reading the stream's first sequence: " + e, e);
+              }
+            });
+    ledger = l;
+    return l;
+  }
+
+  /**
+   * Fixes a batch in the ledger before it is uploaded ({@link Ledger}): its intent (its parts, by
+   * stream sequence and payload index) is recorded under its name, then each part is claimed. The
+   * returned batch holds the jobs whose parts it claimed; a job whose payload another batch claimed
+   * first (a worker that froze or died holding its message) is left out, and that batch is rebuilt
+   * here and comes out of {@link #rebuilt()}. Null when no job is left.
+   *
+   * <p>Without a ledger ({@code MILLRACE_NATS_LEDGER_TTL_MS=0}) the batch is named {@link
+   * FixedBatch#nameOf} and nothing is recorded.
+   *
+   * @throws IOException if the ledger could not be read or written (nothing was claimed that a
+   *     retry would not find again: the same call may be repeated)
+   */
+  @Override
+  public FixedBatch fix(List<Job> batch) throws IOException {
+    String base = FixedBatch.nameOf(batch);
+    if (cfg.ledgerTtlMs() <= 0) {
+      return new FixedBatch(base, batch, false);
+    }
+    List<Part> parts = new ArrayList<>();
+    List<List<Job>> jobsOf = new ArrayList<>();
+    Delivery.Held prev = null;
+    for (Job j : batch) {
+      Delivery.Held h = heldOf(j);
+      if (prev != null && prev.delivery == h.delivery && prev.index + 1 == h.index) {
+        Part last = parts.removeLast();
+        parts.add(new Part(last.seq(), last.from(), h.index + 1));
+        jobsOf.getLast().add(j);
+      } else {
+        parts.add(new Part(h.delivery.seq, h.index, h.index + 1));
+        jobsOf.add(new ArrayList<>(List.of(j)));
+      }
+      prev = h;
+    }
+    Ledger l = ledger();
+    String name = base;
+    try {
+      for (int k = 1; !l.record(new Ledger.Intent(name, parts)); k++) {
+        if (k > 100) {
+          throw new IOException("no free batch name after " + base + "-100");
+        }
+        name = base + "-" + k; // the same first payload and count, other parts: another batch
+      }
+      List<Part> content = l.claim(new Ledger.Intent(name, parts));
+      List<Job> kept = new ArrayList<>(batch.size());
+      Set<String> blockers = new LinkedHashSet<>();
+      for (int i = 0; i < parts.size(); i++) {
+        if (content.contains(parts.get(i))) {
+          kept.addAll(jobsOf.get(i));
+          continue;
+        }
+        // the payloads another batch claimed are rebuilt with it; the others of this part (an
+        // overlap can be partial) go back to be batched again
+        List<Ledger.Claim> claims = l.claimsOn(parts.get(i).seq());
+        List<Job> covered = new ArrayList<>();
+        List<Job> free = new ArrayList<>();
+        for (Job j : jobsOf.get(i)) {
+          int index = ((Delivery.Held) j.receipt()).index;
+          boolean in = false;
+          for (Ledger.Claim c : claims) {
+            if (c.part().from() <= index && index < c.part().to()) {
+              in = true;
+              blockers.add(c.batch());
+              break;
+            }
+          }
+          (in ? covered : free).add(j);
+        }
+        markRebuilding(covered);
+        requeue(free);
+      }
+      if (!blockers.isEmpty()) {
+        LOG.warn(
+            "batch {}: {} of its {} payloads were claimed by batches {} first (a worker froze or"
+                + " died holding them); those are rebuilt",
+            name,
+            batch.size() - kept.size(),
+            batch.size(),
+            blockers);
+        for (String b : blockers) {
+          scheduleRebuild(b);
+        }
+      }
+      return kept.isEmpty() ? null : new FixedBatch(name, kept, true);
+    } catch (JetStreamApiException | RuntimeException e) {
+      throw new IOException("the batch ledger failed: " + e, e);
+    }
+  }
+
+  /** Puts jobs handed out and left out of their batch back at the head of the waiting line. */
+  private void requeue(List<Job> jobs) {
+    if (jobs.isEmpty()) {
+      return;
+    }
+    lock.lock();
+    try {
+      for (int i = jobs.size() - 1; i >= 0; i--) {
+        waiting.addFirst(jobs.get(i));
+      }
+      notEmpty.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void markRebuilding(List<Job> jobs) {
+    lock.lock();
+    try {
+      for (Job j : jobs) {
+        ((Delivery.Held) j.receipt()).rebuilding = true;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Rebuilds the batch of this name on a virtual thread, unless that is under way already. */
+  private void scheduleRebuild(String name) {
+    if (name.equals(Ledger.GONE)) {
+      return; // claimed as already acknowledged: nothing of ours is in it
+    }
+    lock.lock();
+    try {
+      if (abandoned) {
+        return;
+      }
+      if (!rebuilding.add(name)) {
+        rebuildAgain.add(name); // jobs that arrived since may not be in the one under way
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    Thread.ofVirtual().name("millrace-nats-rebuild").start(() -> rebuild(name));
+  }
+
+  private void rebuild(String name) {
+    FixedBatch b = null;
+    boolean again;
+    try {
+      b = rebuildNow(name);
+    } catch (IOException | JetStreamApiException | RuntimeException e) {
+      List<Job> mine = jobsOfBatch(name);
+      LOG.warn(
+          "could not rebuild batch {} ({}); its {} payloads held here go back to JetStream",
+          name,
+          e.toString(),
+          mine.size());
+      unmark(mine);
+      giveBack(mine, e);
+    } finally {
+      lock.lock();
+      try {
+        if (b != null && !abandoned) {
+          rebuilt.add(b);
+        }
+        rebuilding.remove(name);
+        again = rebuildAgain.remove(name) && !abandoned;
+        notEmpty.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    }
+    if (again) {
+      scheduleRebuild(name);
+    }
+  }
+
+  /**
+   * {@return batch {@code name} as its intent and claims fix it: the jobs of messages held here,
+   * the others read back by sequence (acknowledged by whoever holds them); null if none of its
+   * messages is left (it was stored and acknowledged)}
+   */
+  FixedBatch rebuildNow(String name) throws IOException, JetStreamApiException {
+    Ledger l = ledger();
+    Ledger.Intent intent = l.intent(name);
+    if (intent == null) {
+      throw new IllegalStateException(
+          "its intent is gone from the ledger (older than MILLRACE_NATS_LEDGER_TTL_MS?)");
+    }
+    List<Part> content = l.claim(intent); // settles what its worker did not claim before dying
+    List<Job> jobs = new ArrayList<>();
+    var jsm = link.state().connection().jetStreamManagement();
+    for (Part p : content) {
+      List<Job> of = null;
+      lock.lock();
+      try {
+        Delivery d = bySeq.get(p.seq());
+        if (d != null && !d.settled && p.to() <= d.jobs.size()) {
+          of = d.jobs.subList(p.from(), p.to());
+          for (Job j : of) {
+            ((Delivery.Held) j.receipt()).rebuilding = true;
+          }
+        }
+      } finally {
+        lock.unlock();
+      }
+      if (of == null) {
+        MessageInfo mi;
+        try {
+          mi = jsm.getMessage(cfg.stream(), p.seq());
+        } catch (JetStreamApiException e) {
+          if (e.getApiErrorCode() == NO_MESSAGE_FOUND) {
+            continue; // acknowledged (the batch was stored) or dead-lettered
+          }
+          throw e;
+        }
+        List<Job> all = Codec.decode(mi.getHeaders(), mi.getData(), i -> Delivery.Foreign.INSTANCE);
+        if (p.to() > all.size()) {
+          throw new IllegalStateException("message " + p.seq() + " has fewer payloads than " + p);
+        }
+        of = all.subList(p.from(), p.to());
+      }
+      jobs.addAll(of);
+    }
+    return jobs.isEmpty() ? null : new FixedBatch(name, jobs, true);
+  }
+
+  private static final int NO_MESSAGE_FOUND = 10037;
+
+  /** {@return the held jobs whose payloads batch {@code name} claimed, as far as known here} */
+  private List<Job> jobsOfBatch(String name) {
+    List<Job> out = new ArrayList<>();
+    Ledger l = ledger;
+    lock.lock();
+    List<Delivery> ds;
+    try {
+      ds = new ArrayList<>(held);
+    } finally {
+      lock.unlock();
+    }
+    for (Delivery d : ds) {
+      List<Ledger.Claim> claims;
+      try {
+        claims = l == null ? List.of() : l.claimsOn(d.seq);
+      } catch (IOException | JetStreamApiException | RuntimeException e) {
+        claims = List.of();
+      }
+      for (Ledger.Claim c : claims) {
+        if (c.batch().equals(name) && c.part().to() <= d.jobs.size()) {
+          out.addAll(d.jobs.subList(c.part().from(), c.part().to()));
+        }
+      }
+    }
+    return out;
+  }
+
+  private void unmark(List<Job> jobs) {
+    lock.lock();
+    try {
+      for (Job j : jobs) {
+        ((Delivery.Held) j.receipt()).rebuilding = false;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Batches rebuilt from the ledger after a redelivery, fixed already: stored like the others (the
+   * same key, the same content as whoever fixed them first), then {@linkplain #ack acknowledged}.
+   * Blocks while none is ready; ends once the jobs' iteration can end and no rebuild is under way.
+   * Call once.
+   */
+  @Override
+  public Iterator<FixedBatch> rebuilt() {
+    if (!rebuiltIterated.compareAndSet(false, true)) {
+      throw new IllegalStateException("rebuilt() may be called once");
+    }
+    return new Iterator<>() {
+      private FixedBatch next;
+      private boolean ended;
+
+      @Override
+      public boolean hasNext() {
+        if (next != null) {
+          return true;
+        }
+        if (ended) {
+          return false;
+        }
+        lock.lock();
+        try {
+          while (true) {
+            FixedBatch b = rebuilt.pollFirst();
+            if (b != null) {
+              next = b;
+              return true;
+            }
+            if (abandoned || (fetchEnded && rebuilding.isEmpty())) {
+              ended = true;
+              return false;
+            }
+            notEmpty.await();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new java.util.concurrent.CancellationException(
+              "interrupted while waiting for rebuilt batches");
+        } finally {
+          lock.unlock();
+        }
+      }
+
+      @Override
+      public FixedBatch next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        FixedBatch b = next;
+        next = null;
+        return b;
+      }
+    };
+  }
+
   @Override
   public Optional<Redelivery> redelivery() {
     return Optional.of(this);
@@ -267,12 +698,16 @@ final class Deliveries implements JobSource, Redelivery {
       long n = 0;
       long size = 0;
       for (Job j : jobs) {
+        if (j.receipt() instanceof Delivery.Foreign) {
+          continue;
+        }
         Delivery d = heldOf(j).delivery;
         if (d.settled) {
           continue;
         }
         d.settled = true;
         held.remove(d);
+        bySeq.remove(d.seq, d);
         given.add(d);
         for (Job k : d.jobs) {
           Delivery.Held h = (Delivery.Held) k.receipt();

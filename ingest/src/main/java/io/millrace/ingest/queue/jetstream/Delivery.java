@@ -14,6 +14,7 @@ final class Delivery {
   final Deliveries owner;
   final Message msg;
   final long delivered;
+  final long seq;
   List<Job> jobs = List.of(); // set once, before the delivery is shared
   int pending;
   boolean settled;
@@ -22,20 +23,36 @@ final class Delivery {
     this.owner = owner;
     this.msg = msg;
     this.delivered = delivered;
+    this.seq = msg.metaData().streamSequence();
   }
 
   /** {@return the stream sequence of the message, for logs and dead letters} */
   long sequence() {
-    return msg.metaData().streamSequence();
+    return seq;
   }
 
   /** The receipt of one payload of a delivered message. */
   static final class Held implements Receipt {
     final Delivery delivery;
+    final int index; // the payload's index in its message
     boolean acked; // stored, or its message given back; guarded by the owner's lock
+    // in a batch rebuilt from the ledger (not to be handed out through jobs()); guarded by the lock
+    boolean rebuilding;
 
-    Held(Delivery delivery) {
+    Held(Delivery delivery, int index) {
       this.delivery = delivery;
+      this.index = index;
     }
+  }
+
+  /**
+   * The receipt of a payload read back by its sequence to rebuild a batch, its message held by
+   * another worker (or nobody): acknowledging it does nothing here; whoever holds the message
+   * acknowledges it once it finds the batch stored.
+   */
+  static final class Foreign implements Receipt {
+    static final Foreign INSTANCE = new Foreign();
+
+    private Foreign() {}
   }
 }

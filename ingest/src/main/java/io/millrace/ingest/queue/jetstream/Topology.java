@@ -6,10 +6,12 @@ import io.nats.client.JetStream;
 import io.nats.client.JetStreamApiException;
 import io.nats.client.JetStreamManagement;
 import io.nats.client.JetStreamSubscription;
+import io.nats.client.KeyValueManagement;
 import io.nats.client.PullSubscribeOptions;
 import io.nats.client.api.AckPolicy;
 import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.DiscardPolicy;
+import io.nats.client.api.KeyValueConfiguration;
 import io.nats.client.api.RetentionPolicy;
 import io.nats.client.api.StorageType;
 import io.nats.client.api.StreamConfiguration;
@@ -61,6 +63,9 @@ final class Topology {
     ensureStream(jsm, cfg.stream(), cfg.subject(), RetentionPolicy.WorkQueue);
     ensureStream(jsm, cfg.deadStream(), cfg.deadSubject(), RetentionPolicy.Limits);
     JetStream js = nc.jetStream();
+    if (subscribes && cfg.ledgerTtlMs() > 0) {
+      ensureLedger(nc);
+    }
     if (!subscribes) {
       return new Provisioned(js, null);
     }
@@ -86,6 +91,34 @@ final class Topology {
     JetStreamSubscription sub =
         js.subscribe(cfg.subject(), PullSubscribeOptions.bind(cfg.stream(), cfg.consumer()));
     return new Provisioned(js, sub);
+  }
+
+  /** Creates the batch ledger's bucket ({@link Ledger}) unless it exists; one value per key. */
+  private void ensureLedger(Connection nc) throws IOException, JetStreamApiException {
+    KeyValueManagement kvm = nc.keyValueManagement();
+    try {
+      kvm.getStatus(cfg.ledgerBucket());
+      return;
+    } catch (JetStreamApiException e) {
+      if (!streamNotFound(e.getApiErrorCode())) {
+        throw e;
+      }
+    }
+    try {
+      kvm.create(
+          KeyValueConfiguration.builder()
+              .name(cfg.ledgerBucket())
+              .storageType(StorageType.File)
+              .replicas(cfg.replicas())
+              .maxHistoryPerKey(1)
+              .ttl(Duration.ofMillis(cfg.ledgerTtlMs()))
+              .build());
+      LOG.info("created the batch ledger, key-value bucket {}", cfg.ledgerBucket());
+    } catch (JetStreamApiException e) {
+      if (e.getApiErrorCode() != STREAM_NAME_IN_USE) {
+        throw e;
+      }
+    }
   }
 
   private void ensureStream(

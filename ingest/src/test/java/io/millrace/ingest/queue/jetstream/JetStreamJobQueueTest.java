@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.millrace.ingest.config.Config;
 import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.Admission;
+import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.Intake;
 import io.millrace.ingest.queue.Job;
 import io.millrace.ingest.queue.JobSource;
@@ -67,7 +68,7 @@ class JetStreamJobQueueTest {
       q.close();
     }
     JetStreamManagement jsm = admin.jetStreamManagement();
-    for (String s : List.of(stream, stream + "_DEAD")) {
+    for (String s : List.of(stream, stream + "_DEAD", "KV_" + stream + "_BATCHES")) {
       try {
         jsm.deleteStream(s);
       } catch (JetStreamApiException e) {
@@ -322,6 +323,76 @@ class JetStreamJobQueueTest {
     src(q).ack(held);
     Awaitility.await()
         .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  /** Takes the next rebuilt batch, within a bounded time. */
+  static FixedBatch nextRebuilt(Iterator<FixedBatch> it) throws Exception {
+    return CompletableFuture.supplyAsync(it::next).get(15, TimeUnit.SECONDS);
+  }
+
+  static List<String> ids(List<Job> jobs) {
+    return jobs.stream().map(Job::id).toList();
+  }
+
+  @Test
+  void aBatchFixedByAWorkerThatDiedIsRebuiltWholeUnderItsNameByTheNext() throws Exception {
+    Metrics m = new Metrics();
+    Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000"));
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    for (int i = 0; i < 3; i++) {
+      in(ingest).admit(payloads("{\"r\":" + i + ",\"k\":0}", "{\"r\":" + i + ",\"k\":1}"));
+    }
+    JetStreamJobQueue dying = queue(c, m);
+    List<Job> taken = take(src(dying).jobs(), 6);
+    // a batch of the first three payloads: all of message 1, half of message 2
+    FixedBatch fixed = src(dying).fix(taken.subList(0, 3));
+    assertThat(fixed.recoverable()).isTrue();
+    assertThat(ids(fixed.jobs())).isEqualTo(ids(taken.subList(0, 3)));
+    dying.close(); // as good as killed after the upload, before the ack
+    queues.remove(dying);
+
+    JetStreamJobQueue next = queue(c, new Metrics());
+    FixedBatch again = nextRebuilt(src(next).rebuilt());
+    assertThat(again.name()).isEqualTo(fixed.name());
+    assertThat(ids(again.jobs())).isEqualTo(ids(fixed.jobs()));
+    assertThat(again.jobs().stream().map(JetStreamJobQueueTest::text).toList())
+        .isEqualTo(fixed.jobs().stream().map(JetStreamJobQueueTest::text).toList());
+    // the rest comes out as jobs, to be batched afresh; nothing of the fixed batch does
+    List<Job> rest = take(src(next).jobs(), 3);
+    assertThat(ids(rest)).isEqualTo(ids(taken.subList(3, 6)));
+    src(next).ack(again);
+    src(next).ack(rest);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+  }
+
+  @Test
+  void aBatchFixedTwiceForTheSamePayloadsKeepsWhatTheFirstClaimed() throws Exception {
+    Metrics m = new Metrics();
+    Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000"));
+    JetStreamJobQueue ingest = queue(config("ingest", Map.of()), m);
+    in(ingest).admit(payloads("{\"a\":1}", "{\"a\":2}"));
+    in(ingest).admit(payloads("{\"b\":1}"));
+    JetStreamJobQueue first = queue(c, m);
+    List<Job> taken = take(src(first).jobs(), 3);
+    FixedBatch a = src(first).fix(taken.subList(0, 2));
+    first.close();
+    queues.remove(first);
+    // the next worker gets both messages again; a batch it forms of message 2 alone is its own,
+    // while message 1's payloads are rebuilt into batch a
+    JetStreamJobQueue next = queue(c, new Metrics());
+    FixedBatch rebuilt = nextRebuilt(src(next).rebuilt());
+    assertThat(rebuilt.name()).isEqualTo(a.name());
+    List<Job> rest = take(src(next).jobs(), 1);
+    FixedBatch b = src(next).fix(rest);
+    assertThat(ids(b.jobs())).isEqualTo(ids(taken.subList(2, 3)));
+    assertThat(b.name()).isNotEqualTo(a.name());
+    src(next).ack(rebuilt);
+    src(next).ack(b);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
   }
 
