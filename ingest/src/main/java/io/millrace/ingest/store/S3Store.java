@@ -139,14 +139,17 @@ public final class S3Store implements ObjectStore {
    * then on (logged once).
    */
   @Override
-  public boolean putIfAbsent(
-      String key, byte[] body, String contentType, String contentEncoding) {
+  public boolean putIfAbsent(String key, byte[] body, String contentType, String contentEncoding) {
     if (!conditionalWrites) {
       put(key, body, contentType, contentEncoding);
       return true;
     }
     PutObjectRequest.Builder request =
-        PutObjectRequest.builder().bucket(bucket).key(key).contentType(contentType).ifNoneMatch("*");
+        PutObjectRequest.builder()
+            .bucket(bucket)
+            .key(key)
+            .contentType(contentType)
+            .ifNoneMatch("*");
     if (contentEncoding != null) {
       request.contentEncoding(contentEncoding);
     }

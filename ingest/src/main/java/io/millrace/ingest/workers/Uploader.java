@@ -81,15 +81,14 @@ final class Uploader {
   /**
    * Stores one object, waiting first for a permit of the limit.
    *
-   * @param ifAbsent store it only if no object is at the key yet ({@link
-   *     ObjectStore#putIfAbsent}): for batches whose content is fixed by their key
+   * @param ifAbsent store it only if no object is at the key yet ({@link ObjectStore#putIfAbsent}):
+   *     for batches whose content is fixed by their key
    * @return false if {@code ifAbsent} and an object was at the key already (left as it is)
    * @throws InterruptedException if interrupted while waiting for a permit (none taken) or while
    *     the store call runs
    * @throws Exception what the store threw; its outcome was reported to the limiter
    */
-  boolean put(
-      String key, byte[] body, String contentType, String contentEncoding, boolean ifAbsent)
+  boolean put(String key, byte[] body, String contentType, String contentEncoding, boolean ifAbsent)
       throws Exception {
     if (limiter == null) {
       return store(key, body, contentType, contentEncoding, ifAbsent);

@@ -373,8 +373,7 @@ public final class Workers {
     }
     Pipeline<FixedBatch> fixedFormed = formed.flatMap(this::fix).named("fix");
     // rebuilt by a shared source after a redelivery (JetStream), fixed already
-    fixedFormed =
-        Pipeline.merge(fixedFormed, Pipeline.from(source.rebuilt()).named("rebuilt"));
+    fixedFormed = Pipeline.merge(fixedFormed, Pipeline.from(source.rebuilt()).named("rebuilt"));
     List<List<Job>> replayed = source.replayedBatches();
     if (replayed.isEmpty()) {
       return fixedFormed;
