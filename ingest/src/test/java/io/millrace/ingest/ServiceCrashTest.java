@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -68,12 +67,6 @@ class ServiceCrashTest {
   @ParameterizedTest(name = "queue {0}")
   @MethodSource("queues")
   @Timeout(1200)
-  @Disabled(
-      "FAILS on the disk queue as merged (a4d56b8), a known limitation: Idempotency-Keys are kept"
-          + " in memory only, so a request fsync'd just before a kill -9 and resent with its key to"
-          + " the restarted service is stored twice (seed 11, 20 rounds: 280 ids). Run it with"
-          + " -Dmillrace.servicecrash.rounds=20"
-          + " -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition")
   void killNineWithClientsResendingUnderTheirIdempotencyKeysStoresNothingTwice(String queue)
       throws Exception {
     killNineUnderLoad(queue, true);

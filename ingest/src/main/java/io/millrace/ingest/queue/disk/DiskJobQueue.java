@@ -76,8 +76,17 @@ import org.slf4j.LoggerFactory;
  * stored record that fails to be written (disk full) is retried at the next acknowledgement, fix or
  * shutdown; a crash meanwhile re-uploads the batch under the same key (no duplicate object).
  *
- * <p><b>Idempotency-Key</b>s are remembered in memory, as in the in-memory queue: a restart forgets
- * them, so a client retrying across a restart of the service may be admitted twice.
+ * <p><b>Idempotency-Key</b>s are remembered for {@link Options#duplicateWindowMs} across restarts
+ * and crashes: each admitted request's key is kept in its record of the log (with its admission
+ * time and payload count), written in the same fsync as its payloads; at start the window is
+ * rebuilt from the keyed records within the window, and the log keeps stored segments on disk until
+ * their last write is a window old, so every such record is still there. So a request resent under
+ * its key within the window after a kill -9 (whether or not it got its 202) is answered {@link
+ * Admission.Replayed} with the same count, never stored twice. Limits: at most {@link
+ * IdempotencyWindow#MAX_KEYS} keys; a key over 65535 bytes of UTF-8 is remembered in memory only;
+ * an empty request is not written, so its key is forgotten by a restart (it stored nothing either
+ * way); the window's age after a restart is measured by the clock against the recorded times, so a
+ * clock stepped back extends it and one stepped forward shortens it.
  *
  * <p>Thread-safe. {@link #admit} runs on many request threads and holds no lock while it waits for
  * its fsync; {@link #fix} and the recording of acknowledgements are serialized by one lock (batches
@@ -230,6 +239,12 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     this.idPrefix = (logId + "-").getBytes(StandardCharsets.US_ASCII);
     this.budget = new Budget(maxPayloads, maxBytes);
     keys.windowMs(options.duplicateWindowMs());
+    long now = options.clock().millis();
+    for (Recovery.KeyedAppend k : log.recoveredKeys()) {
+      if (now - k.appendedAtMillis() < options.duplicateWindowMs()) {
+        keys.remember(k.key(), k.appendedAtMillis(), k.payloads());
+      }
+    }
     RecoveryReport report = log.recovery();
     LOG.info("local log {}: {}", log.directory(), report.summary());
     // batches cut before the restart and not stored: rebuilt from their ranges, same names
@@ -411,6 +426,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
           }
         };
     DiskLog log = DiskLog.open(dir, logOptions.withListener(hooks), opener);
+    log.retainStored(options.duplicateWindowMs());
     try {
       DiskJobQueue q = new DiskJobQueue(log, options, maxPayloads, maxBytes, logId(dir), spillDir);
       self[0] = q;
@@ -491,7 +507,8 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     String tooLarge = budget.tooLarge(n, size);
     if (tooLarge == null
         && n > 0
-        && RecordFormat.payloadsRecordBytes(payloads) > log.maxRecordBytes()) {
+        && RecordFormat.payloadsRecordBytes(payloads, recordKey(idempotencyKey))
+            > log.maxRecordBytes()) {
       tooLarge = "the request's record would be over the local log's record limit";
     }
     if (tooLarge != null) {
@@ -509,7 +526,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       }
       boolean admitted = false;
       try {
-        Admission a = append(payloads, n, size);
+        Admission a = append(payloads, idempotencyKey, n, size);
         admitted = a instanceof Admission.Admitted;
         return a;
       } finally {
@@ -522,7 +539,16 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     }
   }
 
-  private Admission append(List<byte[]> payloads, long n, long size) {
+  /** {@return the key as kept in the record (UTF-8), or null if none or too long to keep} */
+  private static byte[] recordKey(String key) {
+    if (key == null) {
+      return null;
+    }
+    byte[] b = key.getBytes(StandardCharsets.UTF_8);
+    return b.length > RecordFormat.MAX_KEY_BYTES ? null : b;
+  }
+
+  private Admission append(List<byte[]> payloads, String key, long n, long size) {
     if (n == 0) {
       return new Admission.Admitted(0);
     }
@@ -531,7 +557,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     }
     boolean keep = false;
     try {
-      log.append(payloads, options.writeTimeout());
+      log.append(payloads, recordKey(key) == null ? null : key, options.writeTimeout());
       keep = true;
       return new Admission.Admitted((int) n);
     } catch (LogException e) {

@@ -22,9 +22,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * returns once it is forced to disk (concurrent appends share one fsync); a {@link LogReader} hands
  * it out; the batcher fixes a batch with {@link #cut} before uploading it (the batch's key derives
  * from its {@link BatchRange}); after the upload {@link #markStored} records it stored. A segment
- * file is deleted once every payload in it is stored. After a crash, {@link #open} reports the
- * batches cut and not stored and the first payload not yet cut, so the same batches are rebuilt
- * under the same keys.
+ * file is deleted once every payload in it is stored (and, if {@link #retainStored} is set, its
+ * last write is that old). After a crash, {@link #open} reports the batches cut and not stored and
+ * the first payload not yet cut, so the same batches are rebuilt under the same keys.
  *
  * <p>Thread-safe. Every write blocks until it is durable or its timeout passes; none holds a lock
  * while it waits except {@link #cut}, which is serialized (cuts must follow each other). Nothing in
@@ -47,6 +47,11 @@ public final class DiskLog implements AutoCloseable {
   private final Thread writerThread;
   private final RecoveryReport recovery;
   private final ReentrantLock cutLock = new ReentrantLock(); // held while a cut is written
+  private final List<Recovery.KeyedAppend> recoveredKeys;
+  private final ReentrantLock retireLock = new ReentrantLock();
+  // guarded by retireLock: unlinked (stored) segments whose files are kept a while, oldest first
+  private final java.util.ArrayDeque<Segment> retired = new java.util.ArrayDeque<>();
+  private volatile long retainStoredMillis;
 
   private DiskLog(
       Path dir,
@@ -62,6 +67,7 @@ public final class DiskLog implements AutoCloseable {
     this.lockFile = lockFile;
     this.folderLock = lock;
     this.recovery = state.report();
+    this.recoveredKeys = state.keys();
     this.tail =
         new Tail(
             new Committed(
@@ -119,7 +125,15 @@ public final class DiskLog implements AutoCloseable {
     RecoveryReport report =
         new RecoveryReport(1, 0, 0, 0, 0, List.of(), 0, 0, Optional.empty(), List.of());
     return new Recovery.Recovered(
-        new Segments(first, 1, 0), first, RecordFormat.SEGMENT_HEADER_BYTES, 0, 0, 1, acks, report);
+        new Segments(first, 1, 0),
+        first,
+        RecordFormat.SEGMENT_HEADER_BYTES,
+        0,
+        0,
+        1,
+        acks,
+        report,
+        List.of());
   }
 
   /** {@return what opening found: torn tail, batches to rebuild, where uncut payloads start} */
@@ -147,10 +161,28 @@ public final class DiskLog implements AutoCloseable {
    */
   public Positions append(List<byte[]> payloads, Duration timeout)
       throws LogException, InterruptedException {
+    return append(payloads, null, timeout);
+  }
+
+  /**
+   * Appends as {@link #append(List, Duration)}, keeping {@code key} in the record (with the
+   * append's time), so that {@link #recoveredKeys()} reports it after a restart while its segment
+   * is on disk.
+   *
+   * @param key the request's {@code Idempotency-Key}, at most {@value RecordFormat#MAX_KEY_BYTES}
+   *     bytes in UTF-8; or null for none
+   * @throws IllegalArgumentException also if the key is too long
+   */
+  Positions append(List<byte[]> payloads, String key, Duration timeout)
+      throws LogException, InterruptedException {
     if (payloads.isEmpty()) {
       throw new IllegalArgumentException("an append holds at least one payload");
     }
-    long size = RecordFormat.payloadsRecordBytes(payloads);
+    byte[] keyBytes = key == null ? null : key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    if (keyBytes != null && keyBytes.length > RecordFormat.MAX_KEY_BYTES) {
+      throw new IllegalArgumentException("key of " + keyBytes.length + " bytes is too long");
+    }
+    long size = RecordFormat.payloadsRecordBytes(payloads, keyBytes);
     if (size > options.maxRecordBytes()) {
       throw new IllegalArgumentException(
           "append of " + size + " bytes is over maxRecordBytes " + options.maxRecordBytes());
@@ -158,7 +190,7 @@ public final class DiskLog implements AutoCloseable {
     Write w =
         Waits.await(
             writer,
-            Write.append(List.copyOf(payloads), options.clock().millis(), size),
+            Write.append(List.copyOf(payloads), keyBytes, options.clock().millis(), size),
             timeout,
             false);
     return new Positions(w.firstPosition, payloads.size());
@@ -235,14 +267,54 @@ public final class DiskLog implements AutoCloseable {
       }
     }
     long watermark = acks.stored(range);
-    for (Segment s : segments.removeStored(watermark)) {
-      try {
-        Files.deleteIfExists(s.path);
-        options.listener().onSegmentDeleted(s.name(), s.sealedEnd());
-      } catch (IOException e) {
-        // stored and unlinked; a file left behind is recovered as stored and deleted again later
+    List<Segment> gone = segments.removeStored(watermark);
+    long now = options.clock().millis();
+    retireLock.lock();
+    try {
+      retired.addAll(gone);
+      while (!retired.isEmpty() && oldEnough(retired.peekFirst(), now)) {
+        Segment s = retired.pollFirst();
+        try {
+          Files.deleteIfExists(s.path);
+          options.listener().onSegmentDeleted(s.name(), s.sealedEnd());
+        } catch (IOException e) {
+          // stored and unlinked; a file left behind is recovered as stored and deleted again later
+        }
       }
+    } finally {
+      retireLock.unlock();
     }
+  }
+
+  /** {@return whether a stored segment's file was last written at least the retention ago} */
+  private boolean oldEnough(Segment s, long now) {
+    long keep = retainStoredMillis;
+    if (keep <= 0) {
+      return true;
+    }
+    try {
+      return now - Files.getLastModifiedTime(s.path).toMillis() >= keep;
+    } catch (IOException e) {
+      return true; // gone already, or unreadable: nothing to keep
+    }
+  }
+
+  /**
+   * Keeps the files of stored segments until their last write is {@code millis} old (by this log's
+   * clock against the file's modification time), so that the keys of the appends in them are read
+   * back after a restart within that time. Checked when a batch is recorded stored; 0 (the default)
+   * deletes a segment as soon as it is stored.
+   */
+  void retainStored(long millis) {
+    retainStoredMillis = millis;
+  }
+
+  /**
+   * {@return the keyed appends found in the segments on disk at open, in log order (at most the
+   * latest {@link io.millrace.ingest.queue.memory.IdempotencyWindow#MAX_KEYS})}
+   */
+  List<Recovery.KeyedAppend> recoveredKeys() {
+    return recoveredKeys;
   }
 
   /**

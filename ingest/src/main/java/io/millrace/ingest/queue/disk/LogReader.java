@@ -86,7 +86,7 @@ public final class LogReader implements AutoCloseable {
       scanner.extend(active ? c.end() : segment.sealedEnd());
       RecordScanner.Step step = scan();
       if (step == RecordScanner.Step.RECORD) {
-        if (scanner.type() == RecordFormat.PAYLOADS) {
+        if (RecordFormat.holdsPayloads(scanner.type())) {
           load(scanner.body());
         }
       } else if (step == RecordScanner.Step.BAD) {

@@ -21,6 +21,9 @@ import java.util.zip.CRC32C;
  * body of PAYLOADS (one append: one request's payloads, all or nothing)
  *   firstPosition i64 | firstByte i64 | appendedAtMillis i64 | count i32
  *   count x (length i32 | bytes)
+ * body of KEYED_PAYLOADS (an append made under an Idempotency-Key; since the window survives restarts)
+ *   the body of PAYLOADS | key bytes (UTF-8) | keyLength u16
+ *   the key is covered by the record's checksum; appendedAtMillis is its admission time
  * body of CUT (a batch fixed before its upload) and STORED (that batch is stored)
  *   first i64 | last i64 | firstByte i64 | endByte i64 | atMillis i64
  * </pre>
@@ -37,6 +40,8 @@ final class RecordFormat {
   static final byte PAYLOADS = 1;
   static final byte CUT = 2;
   static final byte STORED = 3;
+  static final byte KEYED_PAYLOADS = 4;
+  static final int MAX_KEY_BYTES = 0xFFFF;
   static final int PAYLOADS_FIXED_BYTES = 28;
   static final int RANGE_BODY_BYTES = 40;
   static final String SUFFIX = ".log";
@@ -100,28 +105,76 @@ final class RecordFormat {
 
   /** {@return the encoded size of a PAYLOADS record holding these payloads} */
   static long payloadsRecordBytes(java.util.List<byte[]> payloads) {
-    long size = RECORD_HEADER_BYTES + PAYLOADS_FIXED_BYTES;
+    return payloadsRecordBytes(payloads, null);
+  }
+
+  /**
+   * {@return the encoded size of the record of an append of these payloads: KEYED_PAYLOADS if
+   * {@code key} is not null, else PAYLOADS}
+   */
+  static long payloadsRecordBytes(java.util.List<byte[]> payloads, byte[] key) {
+    long size = RECORD_HEADER_BYTES + PAYLOADS_FIXED_BYTES + keyTrailerBytes(key);
     for (byte[] p : payloads) {
       size += 4L + p.length;
     }
     return size;
   }
 
-  /** Encodes a PAYLOADS record at the buffer's position. */
+  /** {@return the bytes a key adds to an append's record (0 without a key)} */
+  static int keyTrailerBytes(byte[] key) {
+    return key == null ? 0 : key.length + 2;
+  }
+
+  /** {@return whether a record of this type holds payloads (PAYLOADS or KEYED_PAYLOADS)} */
+  static boolean holdsPayloads(byte type) {
+    return type == PAYLOADS || type == KEYED_PAYLOADS;
+  }
+
+  /**
+   * Encodes a PAYLOADS record at the buffer's position, or a KEYED_PAYLOADS record if {@code key}
+   * is not null (at most {@value #MAX_KEY_BYTES} bytes).
+   */
   static void putPayloads(
       ByteBuffer out,
       java.util.List<byte[]> payloads,
       long firstPosition,
       long firstByte,
-      long appendedAtMillis) {
+      long appendedAtMillis,
+      byte[] key) {
     int start = out.position();
-    out.putInt(0).putInt(0).put(PAYLOADS);
+    out.putInt(0).putInt(0).put(key == null ? PAYLOADS : KEYED_PAYLOADS);
     out.putLong(firstPosition).putLong(firstByte).putLong(appendedAtMillis);
     out.putInt(payloads.size());
     for (byte[] p : payloads) {
       out.putInt(p.length).put(p);
     }
+    if (key != null) {
+      out.put(key).putShort((short) key.length);
+    }
     seal(out, start);
+  }
+
+  /**
+   * {@return the PAYLOADS part of a KEYED_PAYLOADS body (the body without its key), or null if the
+   * key's length does not fit}
+   */
+  static ByteBuffer payloadsPart(ByteBuffer keyedBody) {
+    int limit = keyedBody.limit();
+    if (limit < PAYLOADS_FIXED_BYTES + 2) {
+      return null;
+    }
+    int keyLength = keyedBody.getShort(limit - 2) & 0xFFFF;
+    int end = limit - 2 - keyLength;
+    return end < PAYLOADS_FIXED_BYTES ? null : keyedBody.slice(0, end);
+  }
+
+  /** {@return the key of a well-formed KEYED_PAYLOADS body} */
+  static String key(ByteBuffer keyedBody) {
+    int limit = keyedBody.limit();
+    int keyLength = keyedBody.getShort(limit - 2) & 0xFFFF;
+    byte[] key = new byte[keyLength];
+    keyedBody.get(limit - 2 - keyLength, key);
+    return new String(key, java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /** Encodes a CUT or STORED record at the buffer's position. */

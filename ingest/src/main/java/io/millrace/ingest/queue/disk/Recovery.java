@@ -4,11 +4,13 @@ import static io.millrace.ingest.queue.disk.RecordFormat.SEGMENT_HEADER_BYTES;
 import static java.nio.file.StandardOpenOption.READ;
 import static java.nio.file.StandardOpenOption.WRITE;
 
+import io.millrace.ingest.queue.memory.IdempotencyWindow;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -35,7 +37,17 @@ final class Recovery {
       long nextByte,
       long nextSegmentNumber,
       Acks acks,
-      RecoveryReport report) {}
+      RecoveryReport report,
+      List<KeyedAppend> keys) {}
+
+  /**
+   * An append made under an {@code Idempotency-Key}, read back from its record.
+   *
+   * @param key the key
+   * @param appendedAtMillis when it was appended (its admission time)
+   * @param payloads how many payloads it held
+   */
+  record KeyedAppend(String key, long appendedAtMillis, int payloads) {}
 
   private final ChannelOpener opener;
   private final DiskLogOptions options;
@@ -43,6 +55,7 @@ final class Recovery {
   private final List<Long> ends = new ArrayList<>();
   private final List<String> removed = new ArrayList<>();
   private final TreeMap<Long, BatchRange> cuts = new TreeMap<>();
+  private final ArrayDeque<KeyedAppend> keys = new ArrayDeque<>(); // in log order, the latest kept
   private Acks acks;
   private long expectedPosition;
   private long expectedByte;
@@ -127,7 +140,8 @@ final class Recovery {
         expectedByte,
         active.number + 1,
         acks,
-        report);
+        report,
+        List.copyOf(keys));
   }
 
   private void scanSegment(Path path, long number, boolean last) throws IOException {
@@ -183,27 +197,50 @@ final class Recovery {
     }
   }
 
+  /** Applies the payloads of a PAYLOADS body; {@return null, or what is wrong with it} */
+  private String payloads(ByteBuffer body) {
+    String problem = RecordFormat.checkPayloads(body);
+    if (problem != null) {
+      return problem;
+    }
+    if (body.getLong(0) != expectedPosition || body.getLong(8) != expectedByte) {
+      return "payloads at position " + body.getLong(0) + ", expected " + expectedPosition;
+    }
+    long millis = body.getLong(16);
+    if (millis - lastSampleMillis >= 1000 || lastSampleMillis == Long.MIN_VALUE) {
+      acks.sample(expectedPosition, millis);
+      lastSampleMillis = millis;
+    }
+    int count = body.getInt(24);
+    expectedPosition += count;
+    expectedByte += RecordFormat.payloadBytes(body);
+    payloads += count;
+    return null;
+  }
+
   /** Applies one record to the state; {@return null, or what is wrong with it} */
   private String apply(RecordScanner scanner) {
     ByteBuffer body = scanner.body();
     switch (scanner.type()) {
       case RecordFormat.PAYLOADS -> {
-        String problem = RecordFormat.checkPayloads(body);
+        String problem = payloads(body);
         if (problem != null) {
           return problem;
         }
-        if (body.getLong(0) != expectedPosition || body.getLong(8) != expectedByte) {
-          return "payloads at position " + body.getLong(0) + ", expected " + expectedPosition;
+      }
+      case RecordFormat.KEYED_PAYLOADS -> {
+        ByteBuffer part = RecordFormat.payloadsPart(body);
+        if (part == null) {
+          return "malformed keyed payloads record";
         }
-        long millis = body.getLong(16);
-        if (millis - lastSampleMillis >= 1000 || lastSampleMillis == Long.MIN_VALUE) {
-          acks.sample(expectedPosition, millis);
-          lastSampleMillis = millis;
+        String problem = payloads(part);
+        if (problem != null) {
+          return problem;
         }
-        int count = body.getInt(24);
-        expectedPosition += count;
-        expectedByte += RecordFormat.payloadBytes(body);
-        payloads += count;
+        keys.addLast(new KeyedAppend(RecordFormat.key(body), part.getLong(16), part.getInt(24)));
+        if (keys.size() > IdempotencyWindow.MAX_KEYS) {
+          keys.removeFirst();
+        }
       }
       case RecordFormat.CUT -> {
         if (body.limit() != RecordFormat.RANGE_BODY_BYTES) {

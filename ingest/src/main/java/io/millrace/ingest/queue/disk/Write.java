@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 final class Write {
   final byte type;
   final List<byte[]> payloads; // PAYLOADS only
+  final byte[] key; // PAYLOADS under an Idempotency-Key (encoded as KEYED_PAYLOADS), else null
   final BatchRange range; // CUT and STORED only
   final long atMillis;
   final int size; // encoded bytes
@@ -19,21 +20,29 @@ final class Write {
   long firstPosition; // set by the writer, read after done completes
   long firstByte; // set by the writer, read after done completes
 
-  private Write(byte type, List<byte[]> payloads, BatchRange range, long atMillis, long size) {
+  private Write(
+      byte type, List<byte[]> payloads, byte[] key, BatchRange range, long atMillis, long size) {
     this.type = type;
     this.payloads = payloads;
+    this.key = key;
     this.range = range;
     this.atMillis = atMillis;
     this.size = (int) size;
   }
 
   static Write append(List<byte[]> payloads, long atMillis, long size) {
-    return new Write(RecordFormat.PAYLOADS, payloads, null, atMillis, size);
+    return append(payloads, null, atMillis, size);
+  }
+
+  /** An append whose record keeps {@code key} (UTF-8, or null for none). */
+  static Write append(List<byte[]> payloads, byte[] key, long atMillis, long size) {
+    return new Write(RecordFormat.PAYLOADS, payloads, key, null, atMillis, size);
   }
 
   static Write control(byte type, BatchRange range, long atMillis) {
     return new Write(
         type,
+        null,
         null,
         range,
         atMillis,
@@ -48,6 +57,7 @@ final class Write {
     return size
         - RecordFormat.RECORD_HEADER_BYTES
         - RecordFormat.PAYLOADS_FIXED_BYTES
+        - RecordFormat.keyTrailerBytes(key)
         - 4L * count();
   }
 
@@ -56,7 +66,7 @@ final class Write {
     firstPosition = position;
     firstByte = byteOffset;
     if (type == RecordFormat.PAYLOADS) {
-      RecordFormat.putPayloads(out, payloads, position, byteOffset, atMillis);
+      RecordFormat.putPayloads(out, payloads, position, byteOffset, atMillis, key);
     } else {
       RecordFormat.putRange(out, type, range, atMillis);
     }

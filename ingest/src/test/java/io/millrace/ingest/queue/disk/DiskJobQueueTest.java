@@ -17,6 +17,7 @@ import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -449,18 +450,60 @@ class DiskJobQueueTest {
   }
 
   @Test
-  void theSameIdempotencyKeyIsAppendedOnceAndARestartForgetsIt() throws Exception {
+  void anIdempotencyKeyIsAnsweredReplayedAfterARestartWithinTheWindowEvenOnceStored()
+      throws Exception {
     DiskJobQueue q = open(options());
     assertThat(q.admit(request(0, 2, 1), "k")).isEqualTo(new Admission.Admitted(2));
     assertThat(q.admit(request(0, 2, 1), "k")).isEqualTo(new Admission.Replayed(2));
-    assertThat(q.budget().payloads()).isEqualTo(2);
+    assertThat(q.admit(request(1, 3, 1), "stored")).isEqualTo(new Admission.Admitted(3));
+    for (int r = 2; r < 42; r++) {
+      assertThat(q.admit(request(r, 10, 1000))).isEqualTo(new Admission.Admitted(10));
+    }
+    List<Job> all = take(q.jobs(), 405);
+    q.ack(q.fix(all)); // stored: the first segment, holding both keys, is wholly stored
+    assertThat(q.budget().payloads()).isZero();
+    assertThat(dir.resolve("queue").resolve(RecordFormat.segmentName(1)))
+        .as("rolled over")
+        .exists();
+    assertThat(dir.resolve("queue").resolve(RecordFormat.segmentName(0)))
+        .as("a stored segment is kept while its keys are within the window")
+        .exists();
     closeNow(q);
+
     DiskJobQueue again = open(options());
-    assertThat(again.admit(request(0, 2, 1), "k"))
-        .as("documented: the window is in memory")
+    assertThat(again.admit(request(0, 2, 1), "k")).isEqualTo(new Admission.Replayed(2));
+    assertThat(again.admit(request(1, 3, 1), "stored")).isEqualTo(new Admission.Replayed(3));
+    assertThat(again.budget().payloads()).as("nothing admitted twice").isZero();
+    assertThat(again.unacknowledged()).isEmpty();
+    closeNow(again);
+
+    long later = System.currentTimeMillis() + options().duplicateWindowMs() + 1;
+    DiskJobQueue afterTheWindow = open(options().withClock(() -> Instant.ofEpochMilli(later)));
+    assertThat(afterTheWindow.admit(request(0, 2, 1), "k"))
+        .as("past the window the key is forgotten")
         .isEqualTo(new Admission.Admitted(2));
-    List<Job> all = take(again.jobs(), 4);
-    again.ack(again.fix(all));
+    afterTheWindow.ack(afterTheWindow.fix(take(afterTheWindow.jobs(), 2)));
+  }
+
+  @Test
+  void aKeyedAppendThatWasNeverAnsweredIsReplayedAfterARestart() throws Exception {
+    // the record is durable but its caller got no answer (a kill -9 between fsync and reply): at
+    // the level of the log, an append under the key with no acknowledgement in memory
+    Path logDir = dir.resolve("queue");
+    DiskJobQueue first = open(options());
+    closeNow(first);
+    try (DiskLog log =
+        DiskLog.open(
+            logDir,
+            DiskLogOptions.defaults().withMaxRecordBytes(64 << 10).withSegmentBytes(256 << 10))) {
+      log.append(request(7, 4, 1), "unanswered", Duration.ofSeconds(5));
+    }
+    DiskJobQueue q = open(options());
+    assertThat(q.admit(request(7, 4, 1), "unanswered")).isEqualTo(new Admission.Replayed(4));
+    assertThat(q.budget().payloads()).isEqualTo(4);
+    List<Job> jobs = take(q.jobs(), 4);
+    assertThat(texts(jobs)).hasSize(4).doesNotHaveDuplicates();
+    q.ack(q.fix(jobs));
   }
 
   @Test

@@ -97,6 +97,91 @@ class DiskLogTest {
   }
 
   @Test
+  void keyedAndUnkeyedRecordsReadBackAlikeAndTheKeysAreRecovered() throws Exception {
+    List<LogEntry> before;
+    try (DiskLog log = DiskLog.open(dir, small(4096))) {
+      log.append(payloads(0, 3), "a", WAIT);
+      log.append(payloads(1, 2), WAIT);
+      for (int r = 2; r < 12; r++) {
+        log.append(payloads(r, 5), "k\u00e9" + r, WAIT); // rolls over: keys in several segments
+      }
+      before = readAll(log, 0);
+    }
+    assertThat(before).hasSize(55);
+    for (int i = 1; i < before.size(); i++) {
+      assertThat(before.get(i).position()).isEqualTo(i);
+      assertThat(before.get(i).byteOffset()).isEqualTo(before.get(i - 1).endByte());
+    }
+    assertThat(segmentFiles(dir).size()).isGreaterThan(1);
+    try (DiskLog log = DiskLog.open(dir, small(4096))) {
+      List<Recovery.KeyedAppend> keys = log.recoveredKeys();
+      assertThat(keys)
+          .extracting(Recovery.KeyedAppend::key)
+          .hasSize(11)
+          .startsWith("a", "k\u00e92");
+      assertThat(keys.get(0).payloads()).isEqualTo(3);
+      assertThat(keys.get(0).appendedAtMillis()).isEqualTo(before.get(0).appendedAtMillis());
+      assertThat(keys.get(1).payloads()).isEqualTo(5);
+      List<LogEntry> after = readAll(log, 0);
+      assertThat(after)
+          .extracting(LogFixtures::text)
+          .isEqualTo(before.stream().map(LogFixtures::text).toList());
+      assertThat(log.append(payloads(99, 1), "z", WAIT)).isEqualTo(new Positions(55, 1));
+      assertThat(readAll(log, 55).getFirst().byteOffset()).isEqualTo(before.getLast().endByte());
+    }
+  }
+
+  @Test
+  void theChecksumCoversTheKey() throws Exception {
+    try (DiskLog log = DiskLog.open(dir, DiskLogOptions.defaults())) {
+      log.append(payloads(0, 2), WAIT);
+      log.append(payloads(1, 2), "the-key", WAIT);
+    }
+    Path segment = segmentFiles(dir).getFirst();
+    try (java.nio.channels.FileChannel ch =
+        java.nio.channels.FileChannel.open(
+            segment,
+            java.nio.file.StandardOpenOption.WRITE,
+            java.nio.file.StandardOpenOption.READ)) {
+      long at = ch.size() - 4; // inside the key ("the-key" then its u16 length)
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+      ch.read(b, at);
+      b.put(0, (byte) (b.get(0) ^ 1)).rewind();
+      ch.write(b, at);
+    }
+    try (DiskLog log = DiskLog.open(dir, DiskLogOptions.defaults())) {
+      assertThat(log.recovery().tornTail())
+          .hasValueSatisfying(t -> assertThat(t.reason()).isEqualTo("checksum mismatch"));
+      assertThat(log.recoveredKeys()).isEmpty();
+      assertThat(readAll(log, 0)).hasSize(2);
+    }
+  }
+
+  @Test
+  void storedSegmentsAreKeptForTheRetentionThenDeleted() throws Exception {
+    AtomicLong now = new AtomicLong(System.currentTimeMillis());
+    InstantSource clock = () -> Instant.ofEpochMilli(now.get());
+    try (DiskLog log = DiskLog.open(dir, small(4096).withClock(clock))) {
+      log.retainStored(60_000);
+      for (int r = 0; r < 30; r++) {
+        log.append(payloads(r, 5), "k" + r, WAIT);
+      }
+      int files = segmentFiles(dir).size();
+      assertThat(files).isGreaterThanOrEqualTo(5);
+      List<LogEntry> all = readAll(log, 0);
+      log.markStored(log.cut(all.getFirst(), all.getLast(), WAIT), WAIT);
+      assertThat(log.unstoredPayloads()).isZero();
+      assertThat(segmentFiles(dir)).as("kept: within the retention").hasSize(files);
+      assertThat(log.stats().segments()).isEqualTo(1);
+      now.addAndGet(65_000); // past the retention by the files' real modification times too
+      log.append(payloads(30, 1), WAIT);
+      LogEntry last = readAll(log, all.size()).getFirst();
+      log.markStored(log.cut(last, last, WAIT), WAIT);
+      assertThat(segmentFiles(dir)).as("deleted once old enough").hasSize(1);
+    }
+  }
+
+  @Test
   void aSegmentWithAnUnstoredPayloadIsKeptWhateverIsStoredAfterIt() throws Exception {
     try (DiskLog log = DiskLog.open(dir, small(4096))) {
       for (int r = 0; r < 30; r++) {
