@@ -8,6 +8,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -45,6 +46,8 @@ final class RunScope {
   private final Consumer<RuntimeException> onEnd;
   private final List<Channel<?>> channels = new CopyOnWriteArrayList<>();
   private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+  private final ConcurrentHashMap<StageCounters, ThreadFactory> factories =
+      new ConcurrentHashMap<>();
   private final List<Closer> closeAtEnd = new ArrayList<>(); // added before the first fork
   private final AtomicInteger live = new AtomicInteger(1);
   private final CountDownLatch done = new CountDownLatch(1);
@@ -85,9 +88,8 @@ final class RunScope {
     live.incrementAndGet();
     Region region = st.region;
     Thread t =
-        Thread.ofVirtual()
-            .name("millrace-" + id + "-" + st.name)
-            .unstarted(
+        threadFactory(st)
+            .newThread(
                 () -> {
                   try {
                     if (!stopping && (region == null || !region.isCut())) {
@@ -108,6 +110,20 @@ final class RunScope {
     }
     t.start();
     return t;
+  }
+
+  /**
+   * The factory of stage {@code st}'s threads in this run, made on its first fork: a stage that
+   * forks a thread per call (mapConcurrent) then pays neither a builder nor a name per call.
+   */
+  private ThreadFactory threadFactory(StageCounters st) {
+    ThreadFactory f = factories.get(st);
+    if (f == null) {
+      f =
+          factories.computeIfAbsent(
+              st, s -> Thread.ofVirtual().name("millrace-" + id + "-" + s.name).factory());
+    }
+    return f;
   }
 
   /** Gives back the starter's token: every stage is forked. */
