@@ -164,13 +164,27 @@ public final class JetStreamRig implements AutoCloseable {
         .until(() -> queueState().empty());
   }
 
-  /** {@return the ids in every dead-lettered message} */
+  /**
+   * {@return the ids in every dead-lettered message} Asks again for up to a minute while the broker
+   * does not answer: after a server of a cluster was killed and restarted, the dead-letter stream
+   * may still be electing its leader.
+   */
   public List<String> deadLetteredIds() throws Exception {
-    List<String> ids = new ArrayList<>();
-    for (byte[] m : nats.messages(DEAD_STREAM)) {
-      ids.addAll(StoredIds.idsIn(m));
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (true) {
+      try {
+        List<String> ids = new ArrayList<>();
+        for (byte[] m : nats.messages(DEAD_STREAM)) {
+          ids.addAll(StoredIds.idsIn(m));
+        }
+        return ids;
+      } catch (java.io.IOException e) {
+        if (System.nanoTime() > deadline) {
+          throw e;
+        }
+        Thread.sleep(500);
+      }
     }
-    return ids;
   }
 
   /** {@return every payload id in the store, counted} */
