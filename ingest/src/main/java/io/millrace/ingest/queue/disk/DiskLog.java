@@ -31,8 +31,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * the heap grows with the backlog on disk: the log keeps only pending batches' ranges, ranges
  * stored out of order, and one time sample per second of unstored backlog.
  *
- * <p>The log holds one platform thread, the writer, from {@link #open} to {@link #close}; and an
- * exclusive lock on {@code LOCK} in its folder, so no second process opens it at the same time.
+ * <p>The log holds two platform threads from {@link #open} to {@link #close}, the writer and the
+ * one that keeps the waiting callers' deadlines ({@link Deadlines}); and an exclusive lock on
+ * {@code LOCK} in its folder, so no second process opens it at the same time.
  */
 public final class DiskLog implements AutoCloseable {
   private final Path dir;
@@ -45,6 +46,8 @@ public final class DiskLog implements AutoCloseable {
   private final Acks acks;
   private final Writer writer;
   private final Thread writerThread;
+  private final Deadlines deadlines = new Deadlines();
+  private final Thread deadlinesThread;
   private final RecoveryReport recovery;
   private final ReentrantLock cutLock = new ReentrantLock(); // held while a cut is written
   private final List<Recovery.KeyedAppend> recoveredKeys;
@@ -77,6 +80,8 @@ public final class DiskLog implements AutoCloseable {
     this.writer = new Writer(dir, opener, options, tail, segments, acks, state.nextSegmentNumber());
     this.writerThread = options.threadFactory().newThread(writer);
     writerThread.start();
+    this.deadlinesThread = options.threadFactory().newThread(deadlines);
+    deadlinesThread.start();
   }
 
   /**
@@ -190,6 +195,7 @@ public final class DiskLog implements AutoCloseable {
     Write w =
         Waits.await(
             writer,
+            deadlines,
             Write.append(List.copyOf(payloads), keyBytes, options.clock().millis(), size),
             timeout,
             false);
@@ -234,7 +240,7 @@ public final class DiskLog implements AutoCloseable {
       BatchRange range =
           new BatchRange(
               first.position(), last.position(), first.byteOffset(), last.endByte(), now);
-      Waits.await(writer, Write.control(RecordFormat.CUT, range, now), timeout, true);
+      Waits.await(writer, deadlines, Write.control(RecordFormat.CUT, range, now), timeout, true);
       acks.cut(range);
       return range;
     } finally {
@@ -257,6 +263,7 @@ public final class DiskLog implements AutoCloseable {
     try {
       Waits.await(
           writer,
+          deadlines,
           Write.control(RecordFormat.STORED, range, options.clock().millis()),
           timeout,
           true);
@@ -400,6 +407,14 @@ public final class DiskLog implements AutoCloseable {
     while (writerThread.isAlive()) {
       try {
         writerThread.join();
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    deadlines.stop(deadlinesThread); // every write's outcome is known: no wait needs a deadline
+    while (deadlinesThread.isAlive()) {
+      try {
+        deadlinesThread.join();
       } catch (InterruptedException e) {
         interrupted = true;
       }

@@ -14,7 +14,8 @@ import java.util.concurrent.ThreadFactory;
  * @param maxWriteBytes how many bytes of queued writes the writer takes into one write and one
  *     fsync, at most
  * @param clock stamps appends and cuts, and ages the oldest unstored payload
- * @param threadFactory makes the one writer thread (a platform thread: it blocks in fsync)
+ * @param threadFactory makes the log's two threads, the writer and the deadline keeper (platform
+ *     threads: the writer blocks in fsync)
  * @param listener metrics hooks
  */
 public record DiskLogOptions(

@@ -14,14 +14,14 @@ final class Waits {
    * withdrawn. One the writer has taken is waited for until the deadline ({@code settle} false:
    * appends, whose outcome the caller may leave unknown) or until its outcome, however long that
    * takes ({@code settle} true: control records, so the log's idea of pending batches and the
-   * caller's never part).
+   * caller's never part). The first wait is untimed, its deadline kept by {@code deadlines}.
    */
-  static Write await(Writer writer, Write w, Duration timeout, boolean settle)
+  static Write await(Writer writer, Deadlines deadlines, Write w, Duration timeout, boolean settle)
       throws LogException, InterruptedException {
     writer.submit(w);
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      return w.done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      return deadlines.await(w.done, deadline);
     } catch (InterruptedException e) {
       if (writer.withdraw(w)) {
         throw e;

@@ -313,7 +313,7 @@ class DiskLogTest {
     LogReader r = log.reader(0);
     log.close();
     threads.assertNoneAlive();
-    assertThat(threads.made).hasSize(1);
+    assertThat(threads.made).hasSize(2); // the writer and the deadline keeper
     assertThat(r.next(WAIT).position()).isZero();
     assertThat(r.next(WAIT).position()).isEqualTo(1);
     assertThatThrownBy(() -> r.next(WAIT)).isInstanceOf(LogClosedException.class);
