@@ -107,8 +107,8 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
    * @param maxInFlightBytes their bytes, at most
    * @param duplicateWindowMs how long an {@code Idempotency-Key} is remembered
    * @param notReadyAfterError how long {@link #notReadyReason()} reports a failed write (while no
-   *     write has succeeded since): admission is tried again after it, and recovers if the cause is
-   *     gone
+   *     request has been admitted since): admission is tried again after it, and recovers if the
+   *     cause is gone
    * @param clock readiness and idempotency windows
    */
   public record Options(
@@ -171,6 +171,13 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private final int replayedPayloads;
   private final int migratedPayloads;
   private volatile long lastErrorAtMillis = Long.MIN_VALUE;
+
+  /**
+   * The latest failed write while no request has been admitted since, or null. Only an admitted
+   * request clears it: a small control record (a cut, a stored mark) may still fit on a full disk
+   * where a request does not, and must not make the service look ready.
+   */
+  private volatile String admissionError;
 
   /** Serializes cuts and the flushing of acknowledged runs: batches follow each other. */
   private final ReentrantLock fixLock = new ReentrantLock();
@@ -414,6 +421,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
           public void onWriteError(LogIoException failure) {
             DiskJobQueue q = self[0];
             if (q != null) {
+              q.admissionError = failure.getMessage();
               q.lastErrorAtMillis = options.clock().millis();
             }
             metrics.logWriteErrors.increment();
@@ -559,6 +567,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     try {
       log.append(payloads, recordKey(key) == null ? null : key, options.writeTimeout());
       keep = true;
+      admissionError = null;
       return new Admission.Admitted((int) n);
     } catch (LogException e) {
       return switch (e) {
@@ -635,14 +644,15 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
 
   /**
    * {@return why admission would fail now: a write of the log failed within {@link
-   * Options#notReadyAfterError} and none has succeeded since, or the budget is 90% taken; or null}
+   * Options#notReadyAfterError} and no request has been admitted since, or the budget is 90% taken;
+   * or null}
    */
   @Override
   public String notReadyReason() {
-    LogStats s = log.stats();
-    if (s.lastError() != null
+    String error = admissionError;
+    if (error != null
         && options.clock().millis() - lastErrorAtMillis < options.notReadyAfterError().toMillis()) {
-      return s.lastError();
+      return error;
     }
     return budget.saturated() ? "queue saturated (" + budget + ")" : null;
   }

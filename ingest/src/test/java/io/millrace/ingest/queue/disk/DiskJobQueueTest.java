@@ -288,6 +288,43 @@ class DiskJobQueueTest {
     diskFullAndBack(q, clock, () -> full.set(true), () -> full.set(false));
   }
 
+  /**
+   * A full disk can still take a small record (a cut, a stored mark) where a request does not fit:
+   * such a write must not make the queue look ready while requests are refused.
+   */
+  @Test
+  void aSmallControlRecordThatFitsOnAFullDiskDoesNotClearTheNotReadyReason() throws Exception {
+    AtomicBoolean full = new AtomicBoolean();
+    ChannelOpener opener =
+        HookedChannel.opener(
+            new HookedChannel.Hooks() {
+              @Override
+              public void beforeWrite(Path path, long position, int bytes) throws IOException {
+                if (full.get() && bytes > 200) {
+                  throw new IOException("No space left on device");
+                }
+              }
+            });
+    TestClock clock = new TestClock();
+    DiskJobQueue q = open(dir.resolve("queue"), options().withClock(clock), opener);
+    List<byte[]> first = request(0, 10, 100);
+    assertThat(q.admit(first)).isEqualTo(new Admission.Admitted(10));
+    full.set(true);
+    assertThat(q.admit(request(1, 10, 100))).isInstanceOf(Admission.WriteFailed.class);
+    assertThat(q.notReadyReason()).contains("disk full");
+
+    List<Job> back = take(q.jobs(), 10);
+    q.ack(q.fix(back)); // small records: they fit
+    assertThat(q.log().stats().lastError()).as("the log's last write succeeded").isNull();
+    assertThat(q.notReadyReason())
+        .as("still not ready: no request has been admitted since the failure")
+        .contains("disk full");
+
+    full.set(false);
+    assertThat(q.admit(request(2, 10, 100))).isEqualTo(new Admission.Admitted(10));
+    assertThat(q.notReadyReason()).as("ready again once a request is admitted").isNull();
+  }
+
   @Test
   void aFullTmpfsAnswersWriteFailedAndAdmissionRecoversOnceSpaceReturns() throws Exception {
     mount = dir.resolve("tmpfs");
