@@ -224,6 +224,40 @@ class Http10Test {
         .containsExactly("HTTP/1.1 200 OK", "HTTP/1.1 200 OK");
   }
 
+  /**
+   * HTTP/1.1 {@code HEAD} (RFC 9110 section 9.3.2): the head a {@code GET} would get, its {@code
+   * Content-Length} included, and no body, so that the next response on a kept-alive socket is read
+   * where it starts. Pipelined on one socket, then a {@code GET} that closes it.
+   */
+  @Test
+  void http11HeadAnswersHaveTheGetsLengthAndNoBody() throws Exception {
+    List<String> paths = List.of("/healthz", "/readyz", "/", "/openapi.yaml", "/nothing-here");
+    StringBuilder heads = new StringBuilder();
+    for (String path : paths) {
+      heads.append("HEAD ").append(path).append(" HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    Exchange e = send(heads + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+    assertThat(e.closedByServer()).as("closed after the GET: %s", e).isTrue();
+    String rest = e.text();
+    for (String path : paths) {
+      int end = rest.indexOf("\r\n\r\n");
+      assertThat(end).as("a head for HEAD %s in %s", path, rest).isPositive();
+      Response head = new Response(rest.substring(0, end), "");
+      rest = rest.substring(end + 4);
+      assertThat(rest).as("what follows the HEAD %s answer", path).startsWith("HTTP/1.1 ");
+      Exchange get = send("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0);
+      Response full = get.responses().get(0);
+      assertThat(head.statusLine()).as("HEAD %s", path).isEqualTo(full.statusLine());
+      assertThat(head.header("Content-Length"))
+          .as("HEAD %s: the length a GET gets", path)
+          .containsExactly(Integer.toString(full.body().length()));
+      assertThat(head.header("Content-Type")).isEqualTo(full.header("Content-Type"));
+    }
+    List<Response> last = new Exchange(rest, true).responses();
+    assertThat(last).hasSize(1);
+    assertThat(last.get(0).body()).isEqualTo("{\"status\":\"alive\"}");
+  }
+
   @Test
   void anUnknownVersionIsClosedWithoutAnAnswerAsBefore() throws Exception {
     Exchange e = send("GET /healthz HTTP/0.9\r\n\r\n", 0);

@@ -48,6 +48,7 @@ public final class HttpApi {
   /** Adds the routes: payloads, probes, and a 404 problem for anything else. */
   public void routing(HttpRouting.Builder r) {
     r.addFilter(HttpApi::closeWhenAsked)
+        .addFilter((chain, req, res) -> Replies.handlingHead(req, chain::proceed))
         .register(payloads, probes, status)
         .any(
             (req, res) ->

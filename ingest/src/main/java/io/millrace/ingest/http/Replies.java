@@ -9,9 +9,17 @@ import io.helidon.webserver.http.ServerResponse;
 import io.millrace.ingest.metrics.Metrics;
 import java.nio.charset.StandardCharsets;
 
-/** Sends responses, each counted by status in the metrics. Thread-safe. */
+/**
+ * Sends responses, each counted by status in the metrics. A response to {@code HEAD} has the
+ * headers a {@code GET} would have, {@code Content-Length} included, and no body (RFC 9110 section
+ * 9.3.2): the routing's filter marks the thread while it handles a {@code HEAD} ({@link
+ * #handlingHead}). Thread-safe.
+ */
 final class Replies {
   private static final Problem GET_ONLY = new Problem.MethodNotAllowed("GET, HEAD", "use GET");
+
+  /** Set on a connection's thread while it routes a {@code HEAD} request; see {@link HttpApi}. */
+  private static final ThreadLocal<Boolean> HEAD = new ThreadLocal<>();
 
   private final Metrics metrics;
 
@@ -72,11 +80,36 @@ final class Replies {
     metrics.errors.record("rejected", p.status() + " " + p.slug());
   }
 
-  /** Sends a body as it is (the caller set its content type). */
+  /**
+   * Sends a body as it is (the caller set its content type); to a {@code HEAD}, only its length.
+   */
   void send(ServerResponse res, int status, byte[] body) {
     metrics.response(status);
     res.status(Status.create(status));
-    res.send(body);
+    if (HEAD.get() != null) {
+      res.header(HeaderNames.CONTENT_LENGTH, Integer.toString(body.length));
+      res.send();
+    } else {
+      res.send(body);
+    }
+  }
+
+  /**
+   * Runs the routing of one request; while it runs on this thread, responses sent through a {@link
+   * Replies} have no body if the request is a {@code HEAD}. Helidon routes a request on the
+   * connection's own thread, start to end.
+   */
+  static void handlingHead(ServerRequest req, Runnable routing) {
+    if (req.prologue().method() != Method.HEAD) {
+      routing.run();
+      return;
+    }
+    HEAD.set(Boolean.TRUE);
+    try {
+      routing.run();
+    } finally {
+      HEAD.remove();
+    }
   }
 
   /** {@return whether the method is GET or HEAD; else answers 405 and returns false} */
