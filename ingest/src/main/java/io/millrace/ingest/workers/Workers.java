@@ -70,7 +70,7 @@ public final class Workers {
   private final Set<Range> inFlight = ConcurrentHashMap.newKeySet();
 
   private final AtomicInteger uploading = new AtomicInteger();
-  private volatile RunHandle<Upload> run;
+  private volatile RunHandle<String> run; // emits the keys stored: no bodies kept in buffers
   private volatile Throwable died; // the failure that ended the run, if one did
 
   /**
@@ -169,7 +169,7 @@ public final class Workers {
   }
 
   private StageStats stat(String name) {
-    RunHandle<Upload> r = run;
+    RunHandle<String> r = run;
     StageStats s = r == null ? null : r.stats().stage(name);
     return s == null ? new StageStats(name, 0, 0, 0, 0, 0, 0, 0, 0, Duration.ZERO) : s;
   }
@@ -194,7 +194,7 @@ public final class Workers {
                     ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50))
                         .withMaxBackoff(Duration.ofSeconds(5)));
     Pipeline<FixedBatch> fixed = fixed(Pipeline.from(source.jobs()).named("queue"));
-    Pipeline<Upload> uploads;
+    Pipeline<String> uploads; // the keys stored, so no body waits in the sink's buffer
     if (config.mode() == Config.Mode.BATCHED) {
       int encoders = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
       uploads =
@@ -493,7 +493,8 @@ public final class Workers {
     }
   }
 
-  private Upload upload(Upload u) throws Exception {
+  /** Stores one object and acknowledges what it completes; {@return its key} */
+  private String upload(Upload u) throws Exception {
     uploading.incrementAndGet();
     long t0 = System.nanoTime();
     try {
@@ -533,7 +534,7 @@ public final class Workers {
     metrics.bytesStored.increment(u.body().length);
     metrics.payloadsStored.increment(u.jobs().size());
     onStoreSuccess.run();
-    return u;
+    return u.key(); // not u: its body would wait in the stage's output buffer for the sink
   }
 
   /**
@@ -543,7 +544,7 @@ public final class Workers {
    * @return whether everything was stored in time
    */
   public boolean drain(Duration timeout) {
-    RunHandle<Upload> r = run;
+    RunHandle<String> r = run;
     if (r == null) {
       return true;
     }
@@ -575,7 +576,7 @@ public final class Workers {
 
   /** Cancels the run without waiting for the queue to empty (tests, fatal errors). */
   public void cancel() {
-    RunHandle<Upload> r = run;
+    RunHandle<String> r = run;
     if (r != null) {
       r.cancel();
     }
