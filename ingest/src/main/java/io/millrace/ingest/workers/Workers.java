@@ -37,11 +37,12 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
  * contiguous run of the queue; with the default template it is {@code MILLRACE_BATCH_MAX_PAYLOADS}
  * payloads and splits only by bytes, exactly as before. With a partitioned template a range holds
  * up to {@code MILLRACE_BATCH_MAX_PAYLOADS × MILLRACE_BATCH_MAX_OPEN_PARTITIONS} payloads but at
- * most a quarter of {@code MAX_QUEUE}, so each partition's objects stay large while admission keeps
- * room (ADR 0004). Per-payload mode: {@code source → mapConcurrentUnordered(MAX_WORKERS, upload one
- * .json under the adaptive limit) with retry → ack}. A job's budget in the queue is released only
- * after its object (batched: every object of its range) is stored. Keys and encoding: {@link
- * UploadLayout}; the limit: {@link Uploader}.
+ * most half of {@code MAX_QUEUE} (and half of {@code MILLRACE_QUEUE_MAX_BYTES}), so each
+ * partition's objects stay large while admission keeps room (ADR 0004). Per-payload mode: {@code
+ * source → mapConcurrentUnordered(MAX_WORKERS, upload one .json under the adaptive limit) with
+ * retry → ack}. A job's budget in the queue is released only after its object (batched: every
+ * object of its range) is stored. Keys and encoding: {@link UploadLayout}; the limit: {@link
+ * Uploader}.
  *
  * <p>When the source has nowhere better to keep jobs (no {@link JobSource#redelivery()}), uploads
  * retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3 {@code 503
@@ -346,8 +347,12 @@ public final class Workers {
 
   /**
    * {@return how many payloads a range holds at most: {@code MILLRACE_BATCH_MAX_PAYLOADS}; with a
-   * partitioned template that many per open partition, but at most a quarter of {@code MAX_QUEUE}
-   * (never less than {@code MILLRACE_BATCH_MAX_PAYLOADS})}
+   * partitioned template that many per open partition, but at most half of {@code MAX_QUEUE} (never
+   * less than {@code MILLRACE_BATCH_MAX_PAYLOADS})}
+   *
+   * <p>Half, not all: the next range fills while one is uploaded, and admission must keep room
+   * meanwhile. A range splits into about one object per partition value, so its size is what sets
+   * the objects' size (and the PUTs per payload) of a many-valued template (BENCHMARKS.md U5).
    */
   int rangeSize() {
     int per = config.batchMaxPayloads();
@@ -355,22 +360,35 @@ public final class Workers {
       return per;
     }
     long wanted = (long) per * config.batchMaxOpenPartitions();
-    return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 4));
+    return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 2));
+  }
+
+  /**
+   * {@return how many payload bytes a range holds at most: {@code MILLRACE_BATCH_MAX_BYTES}; with a
+   * partitioned template that many per open partition, but at most half of {@code
+   * MILLRACE_QUEUE_MAX_BYTES} (never less than {@code MILLRACE_BATCH_MAX_BYTES})}
+   */
+  long rangeBytes() {
+    long per = config.batchMaxBytes();
+    if (!partitionedRanges()) {
+      return per;
+    }
+    long wanted = per * config.batchMaxOpenPartitions(); // <= 2^31 x 100000: no overflow
+    return Math.max(per, Math.min(wanted, config.queueMaxBytes() / 2));
   }
 
   /**
    * {@return the ranges to store, each fixed by the source before anything is encoded: formed from
-   * the jobs (count and age; with the default template also split by bytes, as before templates)
-   * and fixed in order on one thread, then those the source replayed at start (already fixed:
-   * fixing returns them as recorded)}
+   * the jobs (count and age, then split by bytes: with the default template at {@code
+   * MILLRACE_BATCH_MAX_BYTES}, as before templates; partitioned at {@link #rangeBytes}) and fixed
+   * in order on one thread, then those the source replayed at start (already fixed: fixing returns
+   * them as recorded)}
    */
   private Pipeline<FixedBatch> fixed(Pipeline<Job> jobs) {
     Pipeline<List<Job>> formed =
         jobs.batch(rangeSize(), Duration.ofMillis(config.batchMaxAgeMs())).named("batch");
-    if (!partitionedRanges()) {
-      formed =
-          formed.flatMap(b -> RangeSplit.byBytes(b, config.batchMaxBytes())).named("split bytes");
-    }
+    long rangeBytes = rangeBytes();
+    formed = formed.flatMap(b -> RangeSplit.byBytes(b, rangeBytes)).named("split bytes");
     Pipeline<FixedBatch> fixedFormed = formed.flatMap(this::fix).named("fix");
     // rebuilt by a shared source after a redelivery (JetStream), fixed already
     fixedFormed = Pipeline.merge(fixedFormed, Pipeline.from(source.rebuilt()).named("rebuilt"));
