@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
@@ -82,12 +83,17 @@ public final class Workers {
   static final class Range {
     final FixedBatch batch;
     final List<Job> jobs;
+    final int pieces;
     final AtomicInteger pending;
     final List<Job> givenBack = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Why a piece of a recorded range ran out of tries: then all of it goes back, once done. */
+    final AtomicReference<Throwable> failed = new AtomicReference<>();
 
     Range(FixedBatch batch, int pieces) {
       this.batch = batch;
       this.jobs = batch.jobs();
+      this.pieces = pieces;
       this.pending = new AtomicInteger(pieces);
     }
   }
@@ -329,7 +335,31 @@ public final class Workers {
     return t == null ? null : "the worker pipeline failed (" + t + "); nothing is stored here";
   }
 
+  /**
+   * An object ran out of tries: its jobs go back to the queue, to be redelivered. A recorded range
+   * of several objects goes back whole, once its other objects are done: its messages are then all
+   * still in the stream, so whoever gets them rebuilds the same range (the ledger) and splits it
+   * into the same objects under the same keys (those stored already are left as they are). Giving
+   * back only this object's messages would acknowledge the range's other messages, which the stream
+   * then deletes: the rebuilt range would lack them and split differently, storing the given-back
+   * messages' other payloads again under other keys (or, where a key matched an object of other
+   * content, not at all).
+   */
   private void giveBack(Redelivery back, Upload u, Throwable e) {
+    Range r = u.range();
+    if (r != null && r.pieces > 1 && r.batch.recoverable()) {
+      r.failed.compareAndSet(null, e);
+      LOG.warn(
+          "upload of {} failed {} times; its batch {} ({} payloads) goes back to the queue whole"
+              + " once its other objects are done: {}",
+          u.key(),
+          u.failures().get(),
+          r.batch.name(),
+          r.jobs.size(),
+          e.toString());
+      pieceDone(r);
+      return;
+    }
     if (u.range() != null) {
       u.range().givenBack.addAll(u.jobs());
     }
@@ -492,6 +522,11 @@ public final class Workers {
   private void pieceDone(Range range) {
     if (range.pending.decrementAndGet() == 0) {
       inFlight.remove(range);
+      Throwable failed = range.failed.get(); // set before its piece's decrement: visible here
+      if (failed != null) {
+        source.redelivery().orElseThrow().giveBack(range.jobs, failed);
+        return;
+      }
       if (range.givenBack.isEmpty()) {
         source.ack(range.batch); // the source records the batch stored
         return;
