@@ -384,9 +384,9 @@ public final class Workers {
    * meanwhile. A range splits into about one object per partition value, so its size is what sets
    * the objects' size (and the PUTs per payload) of a many-valued template (BENCHMARKS.md U5).
    */
-  int rangeSize() {
+  static int rangeSize(Config config, boolean partitioned) {
     int per = config.batchMaxPayloads();
-    if (!partitionedRanges()) {
+    if (!partitioned) {
       return per;
     }
     long wanted = (long) per * config.batchMaxOpenPartitions();
@@ -398,9 +398,9 @@ public final class Workers {
    * partitioned template that many per open partition, but at most half of {@code
    * MILLRACE_QUEUE_MAX_BYTES} (never less than {@code MILLRACE_BATCH_MAX_BYTES})}
    */
-  long rangeBytes() {
+  static long rangeBytes(Config config, boolean partitioned) {
     long per = config.batchMaxBytes();
-    if (!partitionedRanges()) {
+    if (!partitioned) {
       return per;
     }
     long wanted = per * config.batchMaxOpenPartitions(); // <= 2^31 x 100000: no overflow
@@ -410,14 +410,16 @@ public final class Workers {
   /**
    * {@return the ranges to store, each fixed by the source before anything is encoded: formed from
    * the jobs (count and age, then split by bytes: with the default template at {@code
-   * MILLRACE_BATCH_MAX_BYTES}, as before templates; partitioned at {@link #rangeBytes}) and fixed
-   * in order on one thread, then those the source replayed at start (already fixed: fixing returns
-   * them as recorded)}
+   * MILLRACE_BATCH_MAX_BYTES}, as before templates; partitioned at {@link #rangeBytes(Config,
+   * boolean)}) and fixed in order on one thread, then those the source replayed at start (already
+   * fixed: fixing returns them as recorded)}
    */
   private Pipeline<FixedBatch> fixed(Pipeline<Job> jobs) {
     Pipeline<List<Job>> formed =
-        jobs.batch(rangeSize(), Duration.ofMillis(config.batchMaxAgeMs())).named("batch");
-    long rangeBytes = rangeBytes();
+        jobs.batch(
+                rangeSize(config, partitionedRanges()), Duration.ofMillis(config.batchMaxAgeMs()))
+            .named("batch");
+    long rangeBytes = rangeBytes(config, partitionedRanges());
     formed = formed.flatMap(b -> RangeSplit.byBytes(b, rangeBytes)).named("split bytes");
     Pipeline<FixedBatch> fixedFormed = formed.flatMap(this::fix).named("fix");
     // rebuilt by a shared source after a redelivery (JetStream), fixed already
