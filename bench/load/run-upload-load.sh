@@ -73,6 +73,9 @@ say "jar $JAR ($(sha256sum "$JAR" | cut -c1-12)); JAVA_OPTS $JAVA_OPTS"
 say "phase | req/s | non-2xx | payloads stored/s | process CPU µs per stored payload | bytes/payload stored | p99 ms"
 
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" 'index($0,m" ")==1{s+=$NF} END{printf "%.0f", s}'; }
+# seconds the encode stage's calls ran (wall time summed over concurrent calls; on saturated cores
+# it includes waiting for a core, so it bounds the encoders' CPU from above)
+encode_busy() { curl -s "http://127.0.0.1:$PORT/metrics" | awk 'index($0,"millrace_pipeline_stage_busy_seconds_total{stage=\"encode\"")==1{s+=$NF} END{printf "%.3f", s}'; }
 seed_stored() { curl -s "http://127.0.0.1:$SEED_PORT/stats" | awk '$1=="stored"{print $2}'; }
 
 run_wrk() { # URL NAME -> wrk output in $OUT/NAME.wrk
@@ -105,16 +108,16 @@ phase_millrace() { # NAME ENV...
   for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.05; done
   local url=http://127.0.0.1:$PORT/v1/payloads
   run_wrk "$url" "$name"
-  local s0 c0 b0 o0 t0 s1 c1 b1 o1 t1
+  local s0 c0 b0 o0 t0 e0 s1 c1 b1 o1 t1 e1
   s0=$(metric millrace_payloads_stored_total); b0=$(metric millrace_object_bytes_stored_total); c0=$(cpu_seconds "$pid")
-  o0=$(metric millrace_objects_stored_total); t0=$(cpu_seconds "$STORE_PID")
+  o0=$(metric millrace_objects_stored_total); t0=$(cpu_seconds "$STORE_PID"); e0=$(encode_busy)
   wrk -t2 -c64 -d"${DURATION}s" --latency -s "$PAYLOADS_LUA" "$url" > "$OUT/$name.wrk" 2>&1
   s1=$(metric millrace_payloads_stored_total); b1=$(metric millrace_object_bytes_stored_total); c1=$(cpu_seconds "$pid")
-  o1=$(metric millrace_objects_stored_total); t1=$(cpu_seconds "$STORE_PID")
+  o1=$(metric millrace_objects_stored_total); t1=$(cpu_seconds "$STORE_PID"); e1=$(encode_busy)
   local limit; limit=$(metric millrace_upload_concurrency_limit)
   read -r rps p50 p99 req bad < <(wrk_parse "$OUT/$name.wrk")
   local n=$((s1 - s0))
-  say "$name ($*) | $rps | $bad | $(( n / DURATION )) | $(awk -v a="$c0" -v b="$c1" -v n=$n 'BEGIN{printf "%.1f", n ? (b-a)*1000000/n : 0}') | $(awk -v a="$b0" -v b="$b1" -v n=$n 'BEGIN{printf "%.1f", n ? (b-a)/n : 0}') | $p99 (objects/s $(( (o1 - o0) / DURATION )), store CPU $(awk -v a="$t0" -v b="$t1" -v d="$DURATION" 'BEGIN{printf "%.0f", (b-a)*100/d}')% of a core, limit at end $limit, RSS $(vm "$pid" VmHWM) MiB)"
+  say "$name ($*) | $rps | $bad | $(( n / DURATION )) | $(awk -v a="$c0" -v b="$c1" -v n=$n 'BEGIN{printf "%.1f", n ? (b-a)*1000000/n : 0}') | $(awk -v a="$b0" -v b="$b1" -v n=$n 'BEGIN{printf "%.1f", n ? (b-a)/n : 0}') | $p99 (objects/s $(( (o1 - o0) / DURATION )), encode stage $(awk -v a="$e0" -v b="$e1" -v n=$n 'BEGIN{printf "%.2f", n ? (b-a)*1000000/n : 0}') µs/payload, store CPU $(awk -v a="$t0" -v b="$t1" -v d="$DURATION" 'BEGIN{printf "%.0f", (b-a)*100/d}')% of a core, limit at end $limit, RSS $(vm "$pid" VmHWM) MiB)"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
 }
