@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
@@ -37,11 +38,12 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
  * contiguous run of the queue; with the default template it is {@code MILLRACE_BATCH_MAX_PAYLOADS}
  * payloads and splits only by bytes, exactly as before. With a partitioned template a range holds
  * up to {@code MILLRACE_BATCH_MAX_PAYLOADS × MILLRACE_BATCH_MAX_OPEN_PARTITIONS} payloads but at
- * most a quarter of {@code MAX_QUEUE}, so each partition's objects stay large while admission keeps
- * room (ADR 0004). Per-payload mode: {@code source → mapConcurrentUnordered(MAX_WORKERS, upload one
- * .json under the adaptive limit) with retry → ack}. A job's budget in the queue is released only
- * after its object (batched: every object of its range) is stored. Keys and encoding: {@link
- * UploadLayout}; the limit: {@link Uploader}.
+ * most half of {@code MAX_QUEUE} (and half of {@code MILLRACE_QUEUE_MAX_BYTES}), so each
+ * partition's objects stay large while admission keeps room (ADR 0004). Per-payload mode: {@code
+ * source → mapConcurrentUnordered(MAX_WORKERS, upload one .json under the adaptive limit) with
+ * retry → ack}. A job's budget in the queue is released only after its object (batched: every
+ * object of its range) is stored. Keys and encoding: {@link UploadLayout}; the limit: {@link
+ * Uploader}.
  *
  * <p>When the source has nowhere better to keep jobs (no {@link JobSource#redelivery()}), uploads
  * retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3 {@code 503
@@ -70,7 +72,7 @@ public final class Workers {
   private final Set<Range> inFlight = ConcurrentHashMap.newKeySet();
 
   private final AtomicInteger uploading = new AtomicInteger();
-  private volatile RunHandle<Upload> run;
+  private volatile RunHandle<String> run; // emits the keys stored: no bodies kept in buffers
   private volatile Throwable died; // the failure that ended the run, if one did
 
   /**
@@ -81,12 +83,17 @@ public final class Workers {
   static final class Range {
     final FixedBatch batch;
     final List<Job> jobs;
+    final int pieces;
     final AtomicInteger pending;
     final List<Job> givenBack = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Why a piece of a recorded range ran out of tries: then all of it goes back, once done. */
+    final AtomicReference<Throwable> failed = new AtomicReference<>();
 
     Range(FixedBatch batch, int pieces) {
       this.batch = batch;
       this.jobs = batch.jobs();
+      this.pieces = pieces;
       this.pending = new AtomicInteger(pieces);
     }
   }
@@ -169,7 +176,7 @@ public final class Workers {
   }
 
   private StageStats stat(String name) {
-    RunHandle<Upload> r = run;
+    RunHandle<String> r = run;
     StageStats s = r == null ? null : r.stats().stage(name);
     return s == null ? new StageStats(name, 0, 0, 0, 0, 0, 0, 0, 0, Duration.ZERO) : s;
   }
@@ -194,7 +201,7 @@ public final class Workers {
                     ErrorPolicy.retry(Integer.MAX_VALUE, Duration.ofMillis(50))
                         .withMaxBackoff(Duration.ofSeconds(5)));
     Pipeline<FixedBatch> fixed = fixed(Pipeline.from(source.jobs()).named("queue"));
-    Pipeline<Upload> uploads;
+    Pipeline<String> uploads; // the keys stored, so no body waits in the sink's buffer
     if (config.mode() == Config.Mode.BATCHED) {
       int encoders = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
       uploads =
@@ -328,7 +335,31 @@ public final class Workers {
     return t == null ? null : "the worker pipeline failed (" + t + "); nothing is stored here";
   }
 
+  /**
+   * An object ran out of tries: its jobs go back to the queue, to be redelivered. A recorded range
+   * of several objects goes back whole, once its other objects are done: its messages are then all
+   * still in the stream, so whoever gets them rebuilds the same range (the ledger) and splits it
+   * into the same objects under the same keys (those stored already are left as they are). Giving
+   * back only this object's messages would acknowledge the range's other messages, which the stream
+   * then deletes: the rebuilt range would lack them and split differently, storing the given-back
+   * messages' other payloads again under other keys (or, where a key matched an object of other
+   * content, not at all).
+   */
   private void giveBack(Redelivery back, Upload u, Throwable e) {
+    Range r = u.range();
+    if (r != null && r.pieces > 1 && r.batch.recoverable()) {
+      r.failed.compareAndSet(null, e);
+      LOG.warn(
+          "upload of {} failed {} times; its batch {} ({} payloads) goes back to the queue whole"
+              + " once its other objects are done: {}",
+          u.key(),
+          u.failures().get(),
+          r.batch.name(),
+          r.jobs.size(),
+          e.toString());
+      pieceDone(r);
+      return;
+    }
     if (u.range() != null) {
       u.range().givenBack.addAll(u.jobs());
     }
@@ -346,31 +377,50 @@ public final class Workers {
 
   /**
    * {@return how many payloads a range holds at most: {@code MILLRACE_BATCH_MAX_PAYLOADS}; with a
-   * partitioned template that many per open partition, but at most a quarter of {@code MAX_QUEUE}
-   * (never less than {@code MILLRACE_BATCH_MAX_PAYLOADS})}
+   * partitioned template that many per open partition, but at most half of {@code MAX_QUEUE} (never
+   * less than {@code MILLRACE_BATCH_MAX_PAYLOADS})}
+   *
+   * <p>Half, not all: the next range fills while one is uploaded, and admission must keep room
+   * meanwhile. A range splits into about one object per partition value, so its size is what sets
+   * the objects' size (and the PUTs per payload) of a many-valued template (BENCHMARKS.md U5).
    */
-  int rangeSize() {
+  static int rangeSize(Config config, boolean partitioned) {
     int per = config.batchMaxPayloads();
-    if (!partitionedRanges()) {
+    if (!partitioned) {
       return per;
     }
     long wanted = (long) per * config.batchMaxOpenPartitions();
-    return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 4));
+    return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 2));
+  }
+
+  /**
+   * {@return how many payload bytes a range holds at most: {@code MILLRACE_BATCH_MAX_BYTES}; with a
+   * partitioned template that many per open partition, but at most half of {@code
+   * MILLRACE_QUEUE_MAX_BYTES} (never less than {@code MILLRACE_BATCH_MAX_BYTES})}
+   */
+  static long rangeBytes(Config config, boolean partitioned) {
+    long per = config.batchMaxBytes();
+    if (!partitioned) {
+      return per;
+    }
+    long wanted = per * config.batchMaxOpenPartitions(); // <= 2^31 x 100000: no overflow
+    return Math.max(per, Math.min(wanted, config.queueMaxBytes() / 2));
   }
 
   /**
    * {@return the ranges to store, each fixed by the source before anything is encoded: formed from
-   * the jobs (count and age; with the default template also split by bytes, as before templates)
-   * and fixed in order on one thread, then those the source replayed at start (already fixed:
-   * fixing returns them as recorded)}
+   * the jobs (count and age, then split by bytes: with the default template at {@code
+   * MILLRACE_BATCH_MAX_BYTES}, as before templates; partitioned at {@link #rangeBytes(Config,
+   * boolean)}) and fixed in order on one thread, then those the source replayed at start (already
+   * fixed: fixing returns them as recorded)}
    */
   private Pipeline<FixedBatch> fixed(Pipeline<Job> jobs) {
     Pipeline<List<Job>> formed =
-        jobs.batch(rangeSize(), Duration.ofMillis(config.batchMaxAgeMs())).named("batch");
-    if (!partitionedRanges()) {
-      formed =
-          formed.flatMap(b -> RangeSplit.byBytes(b, config.batchMaxBytes())).named("split bytes");
-    }
+        jobs.batch(
+                rangeSize(config, partitionedRanges()), Duration.ofMillis(config.batchMaxAgeMs()))
+            .named("batch");
+    long rangeBytes = rangeBytes(config, partitionedRanges());
+    formed = formed.flatMap(b -> RangeSplit.byBytes(b, rangeBytes)).named("split bytes");
     Pipeline<FixedBatch> fixedFormed = formed.flatMap(this::fix).named("fix");
     // rebuilt by a shared source after a redelivery (JetStream), fixed already
     fixedFormed = Pipeline.merge(fixedFormed, Pipeline.from(source.rebuilt()).named("rebuilt"));
@@ -474,6 +524,11 @@ public final class Workers {
   private void pieceDone(Range range) {
     if (range.pending.decrementAndGet() == 0) {
       inFlight.remove(range);
+      Throwable failed = range.failed.get(); // set before its piece's decrement: visible here
+      if (failed != null) {
+        source.redelivery().orElseThrow().giveBack(range.jobs, failed);
+        return;
+      }
       if (range.givenBack.isEmpty()) {
         source.ack(range.batch); // the source records the batch stored
         return;
@@ -493,7 +548,8 @@ public final class Workers {
     }
   }
 
-  private Upload upload(Upload u) throws Exception {
+  /** Stores one object and acknowledges what it completes; {@return its key} */
+  private String upload(Upload u) throws Exception {
     uploading.incrementAndGet();
     long t0 = System.nanoTime();
     try {
@@ -533,7 +589,7 @@ public final class Workers {
     metrics.bytesStored.increment(u.body().length);
     metrics.payloadsStored.increment(u.jobs().size());
     onStoreSuccess.run();
-    return u;
+    return u.key(); // not u: its body would wait in the stage's output buffer for the sink
   }
 
   /**
@@ -543,7 +599,7 @@ public final class Workers {
    * @return whether everything was stored in time
    */
   public boolean drain(Duration timeout) {
-    RunHandle<Upload> r = run;
+    RunHandle<String> r = run;
     if (r == null) {
       return true;
     }
@@ -575,7 +631,7 @@ public final class Workers {
 
   /** Cancels the run without waiting for the queue to empty (tests, fatal errors). */
   public void cancel() {
-    RunHandle<Upload> r = run;
+    RunHandle<String> r = run;
     if (r != null) {
       r.cancel();
     }

@@ -76,6 +76,7 @@ final class Deliveries implements JobSource, Redelivery {
   private final ArrayDeque<FixedBatch> rebuilt = new ArrayDeque<>(); // ready to be stored
   private final Set<String> rebuilding = new HashSet<>(); // batch names being rebuilt
   private final Set<String> rebuildAgain = new HashSet<>(); // asked for while being rebuilt
+  private final Set<String> rebuiltNames = new HashSet<>(); // rebuilt here, not yet stored
   private final AtomicBoolean rebuiltIterated = new AtomicBoolean();
   private volatile Ledger ledger; // made once the link is first ready (the connection is kept)
   private boolean fetchEnded;
@@ -299,6 +300,32 @@ final class Deliveries implements JobSource, Redelivery {
     return h;
   }
 
+  /**
+   * A batch was stored whole. A batch rebuilt here is first {@linkplain Ledger#markStored recorded
+   * stored} in the ledger: its other messages may still be on their way back (given back together,
+   * redelivered in several pulls), and the rebuild they start must not store what is left of it
+   * again. If the ledger cannot be written the messages are acknowledged all the same (a late one
+   * then stores a subset again, as without the record).
+   */
+  @Override
+  public void ack(FixedBatch stored) {
+    boolean rebuiltHere;
+    lock.lock();
+    try {
+      rebuiltHere = rebuiltNames.remove(stored.name());
+    } finally {
+      lock.unlock();
+    }
+    if (rebuiltHere && stored.recoverable()) {
+      try {
+        ledger().markStored(stored.name());
+      } catch (IOException | JetStreamApiException | RuntimeException e) {
+        LOG.warn("recording batch {} stored in the ledger failed: {}", stored.name(), e.toString());
+      }
+    }
+    ack(stored.jobs());
+  }
+
   @Override
   public void ack(Collection<Job> stored) {
     List<Delivery> done = new ArrayList<>();
@@ -509,7 +536,16 @@ final class Deliveries implements JobSource, Redelivery {
     FixedBatch b = null;
     boolean again;
     try {
-      b = rebuildNow(name);
+      if (ledger().stored(name)) {
+        // stored whole already (a rebuild of it was, and acknowledged the messages held then):
+        // these are its last messages, redelivered late; storing what is left of it would put
+        // their payloads under other keys a second time
+        List<Job> mine = jobsOfBatch(name);
+        LOG.info("batch {} was stored; acknowledging its {} payloads held here", name, mine.size());
+        ack(mine);
+      } else {
+        b = rebuildNow(name);
+      }
     } catch (IOException | JetStreamApiException | RuntimeException e) {
       List<Job> mine = jobsOfBatch(name);
       LOG.warn(
@@ -543,6 +579,19 @@ final class Deliveries implements JobSource, Redelivery {
    * messages is left (it was stored and acknowledged)}
    */
   FixedBatch rebuildNow(String name) throws IOException, JetStreamApiException {
+    FixedBatch b = rebuildContent(name);
+    if (b != null) {
+      lock.lock();
+      try {
+        rebuiltNames.add(name);
+      } finally {
+        lock.unlock();
+      }
+    }
+    return b;
+  }
+
+  private FixedBatch rebuildContent(String name) throws IOException, JetStreamApiException {
     Ledger l = ledger();
     Ledger.Intent intent = l.intent(name);
     if (intent == null) {

@@ -18,7 +18,7 @@ import java.util.function.LongSupplier;
  * JetStream key-value bucket so that any worker, after any crash, rebuilds a batch exactly as it
  * was fixed and stores it under the same key.
  *
- * <p>Two kinds of entries:
+ * <p>Three kinds of entries:
  *
  * <ul>
  *   <li>{@code b.<name>}, the <b>intent</b> of batch {@code name}: its {@link Part}s in order.
@@ -27,6 +27,8 @@ import java.util.function.LongSupplier;
  *       lines {@code <seq> <from> <to> <batch name>}. A part is added only if it overlaps no part
  *       claimed before ({@code update} with the revision read, retried on a conflict), so every
  *       payload is claimed by at most one batch, and a claim, once made, never changes.
+ *   <li>{@code s.<name>}: batch {@code name} was stored whole, written before its messages are
+ *       acknowledged, for rebuilt batches (whose messages may come back in several deliveries).
  * </ul>
  *
  * <p>The content rule: <b>batch {@code B} holds exactly the parts of its intent that are claimed by
@@ -247,8 +249,27 @@ final class Ledger {
     return out;
   }
 
+  /**
+   * Records that batch {@code name} was stored whole; written before its messages are acknowledged,
+   * so a later rebuild of it (its last messages redelivered after the others were acknowledged and
+   * deleted) knows it has nothing to store, only messages to acknowledge. Idempotent.
+   */
+  void markStored(String name) throws IOException, JetStreamApiException {
+    kv.put(storedKey(name), new byte[] {'1'});
+  }
+
+  /** {@return whether batch {@code name} was {@linkplain #markStored recorded stored}} */
+  boolean stored(String name) throws IOException, JetStreamApiException {
+    KeyValueEntry e = kv.get(storedKey(name));
+    return e != null && e.getValue() != null && e.getValue().length > 0;
+  }
+
   static String intentKey(String name) {
     return "b." + name;
+  }
+
+  static String storedKey(String name) {
+    return "s." + name;
   }
 
   static String claimsKey(long block) {
