@@ -5,6 +5,7 @@ import static io.millrace.ingest.testing.TestSupport.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.millrace.ingest.store.ObjectStore;
+import io.millrace.ingest.testing.ForwardingStore;
 import io.millrace.ingest.testing.RawHttp;
 import io.millrace.ingest.testing.TestSupport;
 import io.millrace.pipeline.NoLeakedRunThreads;
@@ -58,7 +59,7 @@ class JetStreamPartialGiveBackTest {
    * counts every such PUT, so {@code calls > howMany} once one got through.
    */
   static ObjectStore failingBad(ObjectStore real, AtomicInteger calls, int howMany) {
-    return new ObjectStore() {
+    return new ForwardingStore(real) {
       void check(String key) throws Exception {
         if (key.contains("/source=bad/") && calls.getAndIncrement() < howMany) {
           throw new java.io.IOException("injected: the store refuses " + key);
@@ -69,24 +70,14 @@ class JetStreamPartialGiveBackTest {
       public void put(String key, byte[] body, String contentType, String contentEncoding)
           throws Exception {
         check(key);
-        real.put(key, body, contentType, contentEncoding);
+        super.put(key, body, contentType, contentEncoding);
       }
 
       @Override
       public boolean putIfAbsent(
           String key, byte[] body, String contentType, String contentEncoding) throws Exception {
         check(key);
-        return real.putIfAbsent(key, body, contentType, contentEncoding);
-      }
-
-      @Override
-      public boolean reachable() {
-        return real.reachable();
-      }
-
-      @Override
-      public void close() {
-        real.close();
+        return super.putIfAbsent(key, body, contentType, contentEncoding);
       }
     };
   }

@@ -8,6 +8,7 @@ import io.millrace.ingest.metrics.Metrics;
 import io.millrace.ingest.queue.FixedBatch;
 import io.millrace.ingest.queue.jetstream.JetStreamJobQueue;
 import io.millrace.ingest.store.ObjectStore;
+import io.millrace.ingest.testing.ForwardingStore;
 import io.millrace.ingest.testing.RawHttp;
 import io.millrace.ingest.testing.TestSupport;
 import java.nio.charset.StandardCharsets;
@@ -35,11 +36,9 @@ class WorkerDeathTest {
   @TempDir Path dir;
 
   /** Kills the pipeline on the first upload; answers health checks as the real store does. */
-  static final class DyingStore implements ObjectStore {
-    final ObjectStore real;
-
+  static final class DyingStore extends ForwardingStore {
     DyingStore(ObjectStore real) {
-      this.real = real;
+      super(real);
     }
 
     @Override
@@ -48,13 +47,9 @@ class WorkerDeathTest {
     }
 
     @Override
-    public boolean reachable() {
-      return real.reachable();
-    }
-
-    @Override
-    public void close() {
-      real.close();
+    public boolean putIfAbsent(
+        String key, byte[] body, String contentType, String contentEncoding) {
+      throw new Error("test: the worker pipeline dies on this upload");
     }
   }
 

@@ -91,23 +91,7 @@ class DiskFullTest {
   void theSubstituteDiskFullRollsBackAndRecovers() throws Exception {
     AtomicBoolean full = new AtomicBoolean();
     AtomicBoolean brokenForce = new AtomicBoolean();
-    ChannelOpener opener =
-        HookedChannel.opener(
-            new HookedChannel.Hooks() {
-              @Override
-              public void beforeWrite(Path path, long position, int bytes) throws IOException {
-                if (full.get()) {
-                  throw new IOException("No space left on device");
-                }
-              }
-
-              @Override
-              public void beforeForce(Path path) throws IOException {
-                if (brokenForce.get()) {
-                  throw new IOException("Input/output error");
-                }
-              }
-            });
+    ChannelOpener opener = HookedChannel.fullDisk(full::get, 0, brokenForce::get);
     Path dir = work.resolve("log");
     List<Positions> ok = new ArrayList<>();
     try (DiskLog log = DiskLog.open(dir, LogFixtures.small(8 << 10), opener)) {

@@ -273,16 +273,7 @@ class DiskJobQueueTest {
   @Test
   void aFullDiskAnswersWriteFailedAndAdmissionRecoversOnceSpaceReturns() throws Exception {
     AtomicBoolean full = new AtomicBoolean();
-    ChannelOpener opener =
-        HookedChannel.opener(
-            new HookedChannel.Hooks() {
-              @Override
-              public void beforeWrite(Path path, long position, int bytes) throws IOException {
-                if (full.get()) {
-                  throw new IOException("No space left on device");
-                }
-              }
-            });
+    ChannelOpener opener = HookedChannel.fullDisk(full::get, 0);
     TestClock clock = new TestClock();
     DiskJobQueue q = open(dir.resolve("queue"), options().withClock(clock), opener);
     diskFullAndBack(q, clock, () -> full.set(true), () -> full.set(false));
@@ -295,16 +286,7 @@ class DiskJobQueueTest {
   @Test
   void aSmallControlRecordThatFitsOnAFullDiskDoesNotClearTheNotReadyReason() throws Exception {
     AtomicBoolean full = new AtomicBoolean();
-    ChannelOpener opener =
-        HookedChannel.opener(
-            new HookedChannel.Hooks() {
-              @Override
-              public void beforeWrite(Path path, long position, int bytes) throws IOException {
-                if (full.get() && bytes > 200) {
-                  throw new IOException("No space left on device");
-                }
-              }
-            });
+    ChannelOpener opener = HookedChannel.fullDisk(full::get, 200);
     TestClock clock = new TestClock();
     DiskJobQueue q = open(dir.resolve("queue"), options().withClock(clock), opener);
     List<byte[]> first = request(0, 10, 100);

@@ -8,6 +8,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
+import java.util.function.BooleanSupplier;
 
 /**
  * A real file channel with hooks before each write and after each force: the documented substitute
@@ -28,6 +29,37 @@ final class HookedChannel extends FileChannel {
 
   static ChannelOpener opener(Hooks hooks) {
     return (path, options) -> new HookedChannel(path, FileChannel.open(path, options), hooks);
+  }
+
+  /**
+   * A disk that is full while {@code full} says so: writes of more than {@code overBytes} bytes
+   * fail with "No space left on device" (0: every write fails; a larger bound lets small records
+   * through, as a nearly full disk does).
+   */
+  static ChannelOpener fullDisk(BooleanSupplier full, int overBytes) {
+    return fullDisk(full, overBytes, () -> false);
+  }
+
+  /**
+   * As {@link #fullDisk(BooleanSupplier, int)}, and forces fail while {@code forceFails} says so.
+   */
+  static ChannelOpener fullDisk(BooleanSupplier full, int overBytes, BooleanSupplier forceFails) {
+    return opener(
+        new Hooks() {
+          @Override
+          public void beforeWrite(Path path, long position, int bytes) throws IOException {
+            if (full.getAsBoolean() && bytes > overBytes) {
+              throw new IOException("No space left on device");
+            }
+          }
+
+          @Override
+          public void beforeForce(Path path) throws IOException {
+            if (forceFails.getAsBoolean()) {
+              throw new IOException("Input/output error");
+            }
+          }
+        });
   }
 
   private final Path path;
