@@ -22,9 +22,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * returns once it is forced to disk (concurrent appends share one fsync); a {@link LogReader} hands
  * it out; the batcher fixes a batch with {@link #cut} before uploading it (the batch's key derives
  * from its {@link BatchRange}); after the upload {@link #markStored} records it stored. A segment
- * file is deleted once every payload in it is stored (and, if {@link #retainStored} is set, its
- * last write is that old). After a crash, {@link #open} reports the batches cut and not stored and
- * the first payload not yet cut, so the same batches are rebuilt under the same keys.
+ * file is deleted once every payload in it is stored (and, if it holds a keyed append and {@link
+ * #retainStored} is set, once its last write is that old). After a crash, {@link #open} reports the
+ * batches cut and not stored and the first payload not yet cut, so the same batches are rebuilt
+ * under the same keys.
  *
  * <p>Thread-safe. Every write blocks until it is durable or its timeout passes; none holds a lock
  * while it waits except {@link #cut}, which is serialized (cuts must follow each other). Nothing in
@@ -279,6 +280,8 @@ public final class DiskLog implements AutoCloseable {
     retireLock.lock();
     try {
       retired.addAll(gone);
+      // oldest first: the files left must stay one unbroken chain (Recovery refuses a gap), so a
+      // keyed segment within the retention keeps those after it too
       while (!retired.isEmpty() && oldEnough(retired.peekFirst(), now)) {
         Segment s = retired.pollFirst();
         try {
@@ -296,8 +299,8 @@ public final class DiskLog implements AutoCloseable {
   /** {@return whether a stored segment's file was last written at least the retention ago} */
   private boolean oldEnough(Segment s, long now) {
     long keep = retainStoredMillis;
-    if (keep <= 0) {
-      return true;
+    if (keep <= 0 || !s.keyed()) {
+      return true; // only the keys are read back after a restart: a segment without one goes now
     }
     try {
       return now - Files.getLastModifiedTime(s.path).toMillis() >= keep;
@@ -307,10 +310,11 @@ public final class DiskLog implements AutoCloseable {
   }
 
   /**
-   * Keeps the files of stored segments until their last write is {@code millis} old (by this log's
-   * clock against the file's modification time), so that the keys of the appends in them are read
-   * back after a restart within that time. Checked when a batch is recorded stored; 0 (the default)
-   * deletes a segment as soon as it is stored.
+   * Keeps the files of stored segments that hold a keyed append until their last write is {@code
+   * millis} old (by this log's clock against the file's modification time), so that the keys of the
+   * appends in them are read back after a restart within that time. Checked when a batch is
+   * recorded stored; a stored segment without a key, and every stored segment when this is 0 (the
+   * default), is deleted at once.
    */
   void retainStored(long millis) {
     retainStoredMillis = millis;

@@ -238,6 +238,7 @@ final class Recovery {
           return problem;
         }
         keys.addLast(new KeyedAppend(RecordFormat.key(body), part.getLong(16), part.getInt(24)));
+        chain.getLast().markKeyed();
         if (keys.size() > IdempotencyWindow.MAX_KEYS) {
           keys.removeFirst();
         }

@@ -18,6 +18,7 @@ final class Segment {
   final Path path;
   private volatile long sealedEnd = -1;
   private volatile Segment next;
+  private volatile boolean keyed;
 
   Segment(long number, long basePosition, long baseByte, Path path) {
     this.number = number;
@@ -38,6 +39,19 @@ final class Segment {
   /** {@return the size of this sealed segment, or -1 while it is the active one} */
   long sealedEnd() {
     return sealedEnd;
+  }
+
+  /**
+   * Notes that a record kept under an {@code Idempotency-Key} was written to this segment (by the
+   * writer, or by recovery at open): only such segments are worth keeping once stored.
+   */
+  void markKeyed() {
+    keyed = true;
+  }
+
+  /** {@return whether a keyed record was written to this segment} */
+  boolean keyed() {
+    return keyed;
   }
 
   /** {@return the next segment, or null while this is the active one} */

@@ -238,6 +238,9 @@ final class Writer implements Runnable {
           end = SEGMENT_HEADER_BYTES;
         }
         w.encode(buffer, position, bytes);
+        if (w.key != null) {
+          segment.markKeyed(); // before the commit: a rolled-back batch leaves it marked, harmless
+        }
         position += w.count();
         bytes += w.count() == 0 ? 0 : w.payloadBytes();
       }

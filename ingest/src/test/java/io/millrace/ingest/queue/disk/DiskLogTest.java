@@ -182,6 +182,36 @@ class DiskLogTest {
   }
 
   @Test
+  void storedSegmentsBeforeTheFirstKeyedOneAreDeletedAtOnceWhateverTheRetention() throws Exception {
+    try (DiskLog log = DiskLog.open(dir, small(4096))) {
+      log.retainStored(60_000);
+      for (int r = 0; r < 30; r++) {
+        log.append(payloads(r, 5), WAIT);
+      }
+      List<LogEntry> all = readAll(log, 0);
+      log.markStored(log.cut(all.getFirst(), all.getLast(), WAIT), WAIT);
+      assertThat(segmentFiles(dir)).as("no key in them: gone, the active one stays").hasSize(1);
+
+      for (int r = 30; r < 60; r++) {
+        log.append(payloads(r, 5), r == 45 ? "k45" : null, WAIT);
+      }
+      int files = segmentFiles(dir).size();
+      assertThat(files).isGreaterThanOrEqualTo(5);
+      List<LogEntry> more = readAll(log, all.size());
+      log.markStored(log.cut(more.getFirst(), more.getLast(), WAIT), WAIT);
+      assertThat(log.unstoredPayloads()).isZero();
+      assertThat(segmentFiles(dir).size())
+          .as("those before the keyed segment go; it and those after it stay for the retention")
+          .isGreaterThan(1)
+          .isLessThan(files);
+    }
+    try (DiskLog log = DiskLog.open(dir, small(4096))) {
+      assertThat(log.recoveredKeys()).extracting(Recovery.KeyedAppend::key).containsExactly("k45");
+      assertThat(log.unstoredPayloads()).isZero();
+    }
+  }
+
+  @Test
   void aSegmentWithAnUnstoredPayloadIsKeptWhateverIsStoredAfterIt() throws Exception {
     try (DiskLog log = DiskLog.open(dir, small(4096))) {
       for (int r = 0; r < 30; r++) {
