@@ -47,6 +47,26 @@ class CompressionTest {
 
   @ParameterizedTest
   @EnumSource(Compression.class)
+  void linesAtAndBeyondTheEncodersStageRoundTrip(Compression c) throws IOException {
+    java.util.Random random = new java.util.Random(42);
+    List<byte[]> payloads = new java.util.ArrayList<>();
+    int stage = 64 << 10;
+    for (int size :
+        new int[] {
+          10, stage - 2, stage - 1, stage, 3, stage + 1, 200_000, 1, stage - 1, 0, stage / 2, stage
+        }) {
+      byte[] p = new byte[size];
+      for (int i = 0; i < size; i++) {
+        p[i] = (byte) ('a' + random.nextInt(26));
+      }
+      payloads.add(p);
+    }
+    payloads.addAll(SamplePayloads.of(2000, 3));
+    assertThat(decode(c, c.encodeNdjson(payloads))).isEqualTo(ndjson(payloads));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Compression.class)
   void theStreamingEncoderWritesWhatEncodeNdjsonWrites(Compression c) throws IOException {
     List<byte[]> payloads = SamplePayloads.of(500, 7);
     ByteArrayOutputStream sink = new ByteArrayOutputStream();
