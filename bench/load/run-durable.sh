@@ -26,7 +26,11 @@
 #   bench/load/run-durable.sh [path/to/payloads.lua]
 # Environment:
 #   PAYLOADS_LUA  workload (default: bench/load/payloads.lua, the canonical workload; arg 1 wins)
-#   ORDER="disk memory disk memory"   phases, each a queue mode
+#   ORDER="disk memory disk memory"   phases, each a queue mode, or MODE@LABEL to run that phase
+#                on the jar named by $JAR_<LABEL> (e.g. ORDER="disk@before disk@after memory@after"
+#                JAR_before=/tmp/old.jar JAR_after=ingest/target/millrace-ingest.jar: before/after
+#                jars alternated in one run; every jar runs against ingest/target/lib;
+#                $JAVA_OPTS_<LABEL>, if set, replaces JAVA_OPTS for that label's phases)
 #   DURATION=30  measured window, seconds    WARMUP=10  warm-up, seconds    CATCHUP=120
 #   PORT=18080   THREADS=2   CONNECTIONS=64   JAVA_OPTS="-Xmx256m" (as run-load.sh)
 #   DATA_ROOT=/tmp   where the services' data folders go (removed at the end)
@@ -69,6 +73,14 @@ fi
 RUN_DIR=$(mktemp -d /tmp/millrace-durable-jar.XXXXXX)
 cp -r "$JAR" "$ROOT/ingest/target/lib" "$RUN_DIR/"
 JAR=$RUN_DIR/millrace-ingest.jar
+declare -A JARS OPTS
+for q in $ORDER; do
+  [[ $q == *@* ]] || continue
+  label=${q#*@}; var=JAR_$label
+  [[ -n "${!var:-}" && -f "${!var}" ]] || { echo "phase $q: \$$var must name a jar" >&2; exit 2; }
+  cp "${!var}" "$RUN_DIR/millrace-ingest-$label.jar"; JARS[$label]=$RUN_DIR/millrace-ingest-$label.jar
+  opts=JAVA_OPTS_$label; OPTS[$label]=${!opts:-$JAVA_OPTS}
+done
 
 # --- measuring (as run-jetstream.sh) ---------------------------------------------------------
 metrics() { curl -s "http://127.0.0.1:$PORT/metrics"; }
@@ -88,12 +100,12 @@ cleanup() {
 trap cleanup EXIT
 
 declare -A R
-run_phase() {  # PHASE QUEUE
-  local ph=$1 queue=$2 t0 data url="http://127.0.0.1:$PORT/v1/payloads"
+run_phase() {  # PHASE QUEUE [JAR [JAVA_OPTS]]
+  local ph=$1 queue=$2 jar=${3:-$JAR} opts=${4:-$JAVA_OPTS} t0 data url="http://127.0.0.1:$PORT/v1/payloads"
   data=$(mktemp -d "$DATA_ROOT/millrace-durable-$ph.XXXXXX"); DATAS+=("$data")
   t0=$(date +%s%N)
   env MILLRACE_HOST=127.0.0.1 MILLRACE_PORT="$PORT" MILLRACE_DATA_DIR="$data" MILLRACE_MODE=batched \
-    MILLRACE_QUEUE="$queue" "$JAVA" $JAVA_OPTS -jar "$JAR" > "$OUT/service-$ph.log" 2>&1 &
+    MILLRACE_QUEUE="$queue" "$JAVA" $opts -jar "$jar" > "$OUT/service-$ph.log" 2>&1 &
   SVC_PID=$!
   until curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz"; do
     kill -0 "$SVC_PID" 2>/dev/null || { echo "$ph died; see $OUT/service-$ph.log" >&2; tail -20 "$OUT/service-$ph.log" >&2; exit 1; }
@@ -153,15 +165,16 @@ say ""
 declare -A N
 PHASES=()
 for q in $ORDER; do
-  N[$q]=$(( ${N[$q]:-0} + 1 )); ph=$q${N[$q]}; PHASES+=("$ph")
-  run_phase "$ph" "$q"
+  N[$q]=$(( ${N[$q]:-0} + 1 )); ph=${q/@/-}${N[$q]}; PHASES+=("$ph")
+  if [[ $q == *@* ]]; then run_phase "$ph" "${q%@*}" "${JARS[${q#*@}]}" "${OPTS[${q#*@}]}"; else run_phase "$ph" "$q"; fi
 done
 
 say "summary (measured ${DURATION}s each)"
-printf '%-9s %9s %7s %8s %9s %10s %9s %8s %8s %9s\n' phase req/s p50_ms p99_ms fsyncs/s req/fsync fsync_ms cores rss_MiB lost | tee -a "$SUMMARY"
+printf '%-14s %9s %7s %8s %9s %10s %9s %8s %8s %8s %9s\n' phase req/s p50_ms p99_ms fsyncs/s req/fsync fsync_ms cores us/req rss_MiB lost | tee -a "$SUMMARY"
 for ph in "${PHASES[@]}"; do
-  printf '%-9s %9s %7s %8s %9s %10s %9s %8s %8s %9s\n' "$ph" "${R[$ph.rps]}" "${R[$ph.p50]}" "${R[$ph.p99]}" \
+  printf '%-14s %9s %7s %8s %9s %10s %9s %8s %8s %8s %9s\n' "$ph" "${R[$ph.rps]}" "${R[$ph.p50]}" "${R[$ph.p99]}" \
     "${R[$ph.fsync_s]}" "${R[$ph.per_fsync]}" "${R[$ph.fsync_ms]}" "$(div "${R[$ph.cpu]}" "$DURATION" %.2f)" \
+    "$(awk -v c="${R[$ph.cpu]}" -v n="${R[$ph.req]}" 'BEGIN{if (n+0 == 0) print "-"; else printf "%.0f", c*1e6/n}')" \
     "${R[$ph.hwm]}" "$(( ${R[$ph.acc]} - ${R[$ph.lines]} ))" | tee -a "$SUMMARY"
 done
 for ph in "${PHASES[@]}"; do

@@ -84,7 +84,26 @@ final class Recovery {
               .sorted()
               .toList();
     }
+    if (files.size() > 1 && !hasHeader(opener, files.get(files.size() - 1))) {
+      // a spare segment (preallocated, zeros, never rolled onto) or one whose roll-over never got
+      // its header forced: it holds nothing acknowledged
+      Path spare = files.get(files.size() - 1);
+      Files.delete(spare);
+      SegmentFiles.syncDirectory(dir);
+      files = files.subList(0, files.size() - 1);
+      Recovery r = new Recovery(opener, options);
+      r.removed.add(spare.getFileName().toString());
+      return r.scan(files);
+    }
     return files.isEmpty() ? null : new Recovery(opener, options).scan(files);
+  }
+
+  private static boolean hasHeader(ChannelOpener opener, Path path) throws IOException {
+    try (FileChannel ch = opener.open(path, READ)) {
+      ByteBuffer header = ByteBuffer.allocate(SEGMENT_HEADER_BYTES);
+      while (header.hasRemaining() && ch.read(header, header.position()) >= 0) {}
+      return RecordFormat.checkSegmentHeader(header.flip()) == null;
+    }
   }
 
   private Recovered scan(List<Path> files) throws IOException {
@@ -183,12 +202,17 @@ final class Recovery {
         problem = step == RecordScanner.Step.BAD ? scanner.problem() : apply(scanner);
         if (problem != null) {
           long at = scanner.recordOffset();
+          long dirty = SegmentFiles.lastNonZeroEnd(ch, at, size);
+          if (step == RecordScanner.Step.BAD && dirty == at) {
+            size = at; // zeros from here on: preallocated space, the end of the records
+            break;
+          }
           if (!last) {
             throw new LogCorruptedException(path + " at offset " + at + ": " + problem);
           }
           ch.truncate(at);
           ch.force(true);
-          torn = new TornTail(path.getFileName().toString(), at, size - at, problem);
+          torn = new TornTail(path.getFileName().toString(), at, dirty - at, problem);
           size = at;
           break;
         }

@@ -19,7 +19,8 @@ import java.util.Optional;
  * @param unstoredPayloads payloads not yet stored (in pending cuts or after the last cut)
  * @param unstoredBytes their bytes
  * @param tornTail what was cut off the end of the last segment, if anything
- * @param removedFiles segment files removed because their header was never completely written
+ * @param removedFiles segment files removed because they held no complete header: a spare never
+ *     rolled onto (see {@link DiskLogOptions#preallocate}), or one whose header was never forced
  */
 public record RecoveryReport(
     int segments,

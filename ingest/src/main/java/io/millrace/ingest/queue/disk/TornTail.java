@@ -7,7 +7,8 @@ package io.millrace.ingest.queue.disk;
  *
  * @param segment the file's name
  * @param offset where the first incomplete or unreadable record started; the file now ends here
- * @param droppedBytes how many bytes were cut off
+ * @param droppedBytes how many bytes were cut off, up to the last non-zero byte of the file (zeros
+ *     past it are preallocated space, not data)
  * @param reason what was wrong at that offset (short record, checksum mismatch, ...)
  */
 public record TornTail(String segment, long offset, long droppedBytes, String reason) {}

@@ -22,7 +22,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * maxWriteBytes}), encodes it into one buffer, writes it with one system call per segment it
  * touches, forces it once, publishes the new commit point to readers, and only then completes the
  * callers' futures. While one batch is being forced the next one gathers, so under load each fsync
- * carries as many appends as arrived during the one before it.
+ * carries as many appends as arrived during the one before it. When fewer than {@code gatherWrites}
+ * are queued, the writer first waits up to {@code gatherNanos} for more (a submit that brings the
+ * queue to {@code gatherWrites} ends the wait): with a cheap fsync, batches of one or two requests
+ * would otherwise cost a wake-up of the writer and of the callers' carriers each.
  *
  * <p>On any failure the batch is rolled back: segments created for it are deleted, the active
  * segment is truncated to the last commit point, positions are given back, and every caller in the
@@ -42,6 +45,7 @@ final class Writer implements Runnable {
   private final Segments segments;
   private final Acks acks;
   private final Path dir;
+  private final SpareSegment spare; // null unless options.preallocate()
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition(); // guarded by lock
@@ -80,6 +84,8 @@ final class Writer implements Runnable {
     this.nextSegmentNumber = nextSegmentNumber;
     this.channel = opener.open(tail.current().segment().path, READ, WRITE);
     this.buffer = ByteBuffer.allocateDirect(options.maxWriteBytes());
+    this.spare =
+        options.preallocate() ? new SpareSegment(opener, dir, options.segmentBytes()) : null;
   }
 
   /**
@@ -94,7 +100,7 @@ final class Writer implements Runnable {
         throw new LogClosedException("local log is closed");
       }
       queue.addLast(w);
-      if (queue.size() == 1) {
+      if (queue.size() == 1 || queue.size() == options.gatherWrites()) {
         notEmpty.signal();
       }
     } finally {
@@ -159,11 +165,32 @@ final class Writer implements Runnable {
       if (died != null) {
         abandon(batch, died);
       }
+      if (spare != null) {
+        spare.discard();
+      }
+      trimActive();
       try {
         channel.close();
       } catch (IOException ignored) {
         // the data is forced; nothing is lost by a failing close
       }
+    }
+  }
+
+  /**
+   * Cuts the active segment back to its last record at close, so a log closed cleanly holds no
+   * preallocated tail (nor anything of a batch that failed). Not needed for safety: recovery takes
+   * a zeroed tail as the end of the records.
+   */
+  private void trimActive() {
+    try {
+      long end = tail.current().end();
+      if (channel.isOpen() && channel.size() > end) {
+        channel.truncate(end);
+        channel.force(true);
+      }
+    } catch (IOException ignored) {
+      // the zeros stay; recovery reads them as the end
     }
   }
 
@@ -187,9 +214,20 @@ final class Writer implements Runnable {
   private boolean take(List<Write> batch) {
     lock.lock();
     try {
-      while (queue.isEmpty() && !closing) {
-        notEmpty.awaitUninterruptibly(); // the writer is never interrupted: see DiskLog.close
-      }
+      do {
+        while (queue.isEmpty() && !closing) {
+          notEmpty.awaitUninterruptibly(); // the writer is never interrupted: see DiskLog.close
+        }
+        // gather: a batch that waits a little for more shares its fsync and its wake-ups
+        for (long left = options.gatherNanos();
+            left > 0 && queue.size() < options.gatherWrites() && !closing; ) {
+          try {
+            left = notEmpty.awaitNanos(left);
+          } catch (InterruptedException e) {
+            left = 0; // not expected (see above); the flag is cleared before each write
+          }
+        }
+      } while (queue.isEmpty() && !closing); // everything gathered was withdrawn meanwhile
       long bytes = 0;
       while (!queue.isEmpty()
           && (batch.isEmpty() || bytes + queue.peekFirst().size <= buffer.capacity())) {
@@ -231,7 +269,7 @@ final class Writer implements Runnable {
                   bytes,
                   dir.resolve(RecordFormat.segmentName(nextSegmentNumber)));
           nextSegmentNumber++;
-          FileChannel created = SegmentFiles.create(opener, next);
+          FileChannel created = openNext(next);
           rolls.add(new Roll(segment, end, ch, next));
           segment = next;
           ch = created;
@@ -274,6 +312,27 @@ final class Writer implements Runnable {
     options.listener().onFsync(nanos, batch.size());
     for (Write w : batch) {
       w.done.complete(w);
+    }
+    if (spare != null) {
+      spare.prepare(nextSegmentNumber); // once per segment number; off this thread
+    }
+  }
+
+  /**
+   * {@return the next segment's file, with its header written}: the spare if one is ready (its
+   * header is forced with the records that follow it), else a file created and forced here.
+   */
+  private FileChannel openNext(Segment next) throws IOException {
+    FileChannel ch = spare == null ? null : spare.take(next.number);
+    if (ch == null) {
+      return SegmentFiles.create(opener, next);
+    }
+    try {
+      SegmentFiles.writeFully(ch, RecordFormat.segmentHeader(next.basePosition, next.baseByte), 0);
+      return ch;
+    } catch (IOException | RuntimeException e) {
+      SegmentFiles.closeQuietly(ch, e); // the rollback deletes the file
+      throw e;
     }
   }
 

@@ -69,9 +69,54 @@ final class LogFixtures {
     return out;
   }
 
+  /**
+   * {@return the segment files, in order: the {@code .log} files holding a segment header} A spare
+   * (preallocated, zeros, not yet rolled onto) is not a segment; see {@link #spareFiles}.
+   */
   static List<Path> segmentFiles(Path dir) throws IOException {
+    List<Path> out = new ArrayList<>();
+    for (Path p : logFiles(dir)) {
+      if (hasHeader(p)) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
+  /** {@return the {@code .log} files without a segment header: spares} */
+  static List<Path> spareFiles(Path dir) throws IOException {
+    List<Path> out = new ArrayList<>();
+    for (Path p : logFiles(dir)) {
+      if (!hasHeader(p)) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
+  private static List<Path> logFiles(Path dir) throws IOException {
     try (Stream<Path> s = Files.list(dir)) {
       return s.filter(p -> p.getFileName().toString().endsWith(".log")).sorted().toList();
+    }
+  }
+
+  private static boolean hasHeader(Path p) throws IOException {
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p)) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(RecordFormat.SEGMENT_HEADER_BYTES);
+      while (b.hasRemaining() && ch.read(b, b.position()) >= 0) {}
+      return RecordFormat.checkSegmentHeader(b.flip()) == null;
+    } catch (java.nio.file.NoSuchFileException gone) {
+      return false;
+    }
+  }
+
+  /** {@return the offset where a segment file's records end (a zeroed tail is not records)} */
+  static long recordsEnd(Path segment) throws IOException {
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(segment)) {
+      RecordScanner s =
+          new RecordScanner(ch, RecordFormat.SEGMENT_HEADER_BYTES, ch.size(), 1 << 24);
+      while (s.next() == RecordScanner.Step.RECORD) {}
+      return s.offset();
     }
   }
 }

@@ -67,7 +67,7 @@ class TornTailTest {
       try (FileChannel ch = FileChannel.open(lastSegment(copy), WRITE)) {
         ch.truncate(cut);
       }
-      checkRecovery(copy, cut, cut, "seed " + seed + " trial " + trial + " cut at " + cut);
+      checkRecovery(copy, cut, "seed " + seed + " trial " + trial + " cut at " + cut);
     }
   }
 
@@ -87,18 +87,73 @@ class TornTailTest {
       try (FileChannel ch = FileChannel.open(lastSegment(copy), WRITE)) {
         ch.write(ByteBuffer.wrap(junk), from);
       }
-      checkRecovery(copy, from, size, "seed " + seed + " trial " + trial + " junk from " + from);
+      checkRecovery(copy, from, "seed " + seed + " trial " + trial + " junk from " + from);
     }
   }
 
   @Test
-  void zerosAppendedPastTheEndAreCutOff() throws Exception {
+  void zerosPastTheLastRecordAreTheEndOfTheLogNotATornTail() throws Exception {
     Path copy = copy("zeros");
     long size = Files.size(lastSegment(copy));
     try (FileChannel ch = FileChannel.open(lastSegment(copy), WRITE)) {
-      ch.write(ByteBuffer.allocate(4096), size);
+      ch.write(ByteBuffer.allocate(4096), size); // as a preallocated segment's unwritten rest
     }
-    checkRecovery(copy, size, size + 4096, "zeros");
+    checkRecovery(copy, size, "zeros");
+    try (DiskLog log = DiskLog.open(copy, LogFixtures.small(32 << 10))) {
+      assertThat(log.recovery().tornTail()).isEmpty();
+    }
+  }
+
+  @Test
+  void aCrashWithASpareAndAPreallocatedActiveSegmentLosesNothingAndReportsNothing()
+      throws Exception {
+    Path live = work.resolve("live");
+    Path copy = work.resolve("crashed");
+    int requests = 0;
+    try (DiskLog log = DiskLog.open(live, LogFixtures.small(32 << 10))) {
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (true) { // until the active segment is a preallocated one and the next spare is ready
+        log.append(payloads(requests++, 10), WAIT);
+        List<Path> segments = segmentFiles(live);
+        Path active = segments.get(segments.size() - 1);
+        List<Path> spares = LogFixtures.spareFiles(live);
+        if (segments.size() > 1
+            && Files.size(active) == 32 << 10
+            && spares.size() == 1
+            && Files.size(spares.get(0)) == 32 << 10) {
+          break;
+        }
+        assertThat(System.nanoTime()).as("a spare within 30 s").isLessThan(deadline);
+      }
+      Files.createDirectories(copy); // the files as a crash (kill -9, power loss) leaves them
+      try (Stream<Path> files = Files.list(live)) {
+        for (Path p : files.filter(p -> p.toString().endsWith(".log")).toList()) {
+          Files.copy(p, copy.resolve(p.getFileName()));
+        }
+      }
+    }
+    Path spare = LogFixtures.spareFiles(copy).get(0);
+    try (DiskLog log = DiskLog.open(copy, LogFixtures.small(32 << 10))) {
+      RecoveryReport report = log.recovery();
+      assertThat(report.tornTail()).isEmpty();
+      assertThat(report.removedFiles()).containsExactly(spare.getFileName().toString());
+      assertThat(report.nextPosition()).isEqualTo(requests * 10L);
+      List<LogEntry> all = readAll(log, 0);
+      assertThat(all).hasSize(requests * 10);
+      for (int i = 0; i < all.size(); i++) {
+        assertThat(text(all.get(i))).contains("{\"request\":" + i / 10 + ",\"i\":" + i % 10 + ",");
+      }
+      assertThat(log.append(payloads(999, 2), WAIT).first()).isEqualTo(requests * 10L);
+    }
+    assertThat(LogFixtures.spareFiles(copy)).as("a clean close leaves no spare").isEmpty();
+    Path last = lastSegment(copy);
+    assertThat(Files.size(last))
+        .as("a clean close cuts the active segment back to its records")
+        .isEqualTo(LogFixtures.recordsEnd(last));
+    try (DiskLog log = DiskLog.open(copy, LogFixtures.small(32 << 10))) {
+      assertThat(log.recovery().tornTail()).isEmpty();
+      assertThat(readAll(log, 0)).hasSize(requests * 10 + 2);
+    }
   }
 
   @Test
@@ -137,9 +192,15 @@ class TornTailTest {
         .hasMessageContaining("missing");
   }
 
-  /** Opens a damaged copy: records ending at or before {@code keptUpTo} survive, no other. */
-  private void checkRecovery(Path copy, long keptUpTo, long sizeBefore, String what)
-      throws Exception {
+  /**
+   * Opens a damaged copy: records ending at or before {@code keptUpTo} survive, no other; a torn
+   * tail is reported up to the last non-zero byte (zeros after the last record are the end).
+   */
+  private void checkRecovery(Path copy, long keptUpTo, String what) throws Exception {
+    long sizeBefore;
+    try (FileChannel ch = FileChannel.open(lastSegment(copy), READ)) {
+      sizeBefore = SegmentFiles.lastNonZeroEnd(ch, 0, ch.size());
+    }
     int sealedPayloads = (int) (readPristineCount() - recordEnds.size() * 10L);
     long kept = recordEnds.stream().filter(e -> e <= keptUpTo).count();
     long lastGood =
