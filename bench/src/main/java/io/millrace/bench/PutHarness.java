@@ -1,6 +1,7 @@
 package io.millrace.bench;
 
 import ch.qos.logback.classic.Level;
+import io.millrace.ingest.store.S3Store;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -137,7 +138,8 @@ public final class PutHarness {
     AtomicReference<String> firstError = new AtomicReference<>("");
     AtomicBoolean stop = new AtomicBoolean();
     List<Thread> workers = new ArrayList<>();
-    try (S3Client s3 = v.client(endpoint, ACCESS_KEY, SECRET)) {
+    S3Store store = v.store(endpoint, ACCESS_KEY, SECRET);
+    try (S3Client s3 = store != null ? store.client() : v.client(endpoint, ACCESS_KEY, SECRET)) {
       for (int t = 0; t < threads; t++) {
         String base = "payloads/dt=2026-12-01/hour=20/" + run + "-" + t + "-";
         workers.add(
@@ -147,11 +149,15 @@ public final class PutHarness {
                       for (long i = 0; !stop.get(); i++) {
                         String key = base + i + ".json";
                         try {
-                          s3.putObject(
-                              r -> r.bucket(BUCKET).key(key).contentType("application/json"),
-                              RequestBody.fromBytes(body));
+                          if (store != null) {
+                            store.put(key, body, "application/json", null);
+                          } else {
+                            s3.putObject(
+                                r -> r.bucket(BUCKET).key(key).contentType("application/json"),
+                                RequestBody.fromBytes(body));
+                          }
                           puts.incrementAndGet();
-                        } catch (RuntimeException e) {
+                        } catch (Exception e) {
                           errors.incrementAndGet();
                           firstError.compareAndSet("", e.toString());
                         }

@@ -1,5 +1,6 @@
 package io.millrace.bench;
 
+import io.millrace.ingest.store.S3Store;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +33,8 @@ import software.amazon.awssdk.services.s3.S3Configuration;
  *     host instead of 5, so 64 workers reuse theirs
  * @param checksumsWhenRequired request checksums and response validation only where an operation
  *     requires them (PutObject does not), instead of a CRC32 on every PUT
+ * @param store run the service's {@link S3Store} with that PUT client (the other flags only
+ *     describe it), or null for a bare SDK client
  * @param unchunked {@code S3Configuration.chunkedEncodingEnabled(false)}: the body goes as it is,
  *     signed by one SHA-256 in {@code x-amz-content-sha256}, instead of aws-chunked encoding with a
  *     signature per chunk (and, with checksums on, a CRC32 trailer and its signature). Over plain
@@ -43,7 +46,18 @@ record PutVariant(
     boolean apache,
     boolean keepAlive64,
     boolean checksumsWhenRequired,
-    boolean unchunked) {
+    boolean unchunked,
+    S3Store.PutClient store) {
+
+  PutVariant(
+      String name,
+      String description,
+      boolean apache,
+      boolean keepAlive64,
+      boolean checksumsWhenRequired,
+      boolean unchunked) {
+    this(name, description, apache, keepAlive64, checksumsWhenRequired, unchunked, null);
+  }
 
   static final Map<String, PutVariant> ALL = new LinkedHashMap<>();
 
@@ -57,8 +71,23 @@ record PutVariant(
                 "keepalive", "today + http.maxConnections=64", false, true, false, false),
             new PutVariant("tuned-urlconn", "all three, URLConnection", false, true, true, true),
             new PutVariant("apache", "today on Apache, 64 connections", true, false, false, false),
+            new PutVariant("tuned-apache", "all, Apache 64 connections", true, false, true, true),
             new PutVariant(
-                "tuned-apache", "all, Apache 64 connections", true, false, true, true))) {
+                "s3store-sdk",
+                "S3Store, PUTs through the SDK (tuned-urlconn)",
+                false,
+                true,
+                true,
+                true,
+                S3Store.PutClient.SDK),
+            new PutVariant(
+                "s3store-signed",
+                "S3Store, PUTs signed by hand over HttpURLConnection",
+                false,
+                true,
+                true,
+                true,
+                S3Store.PutClient.SIGNED))) {
       ALL.put(v.name(), v);
     }
   }
@@ -70,6 +99,21 @@ record PutVariant(
       args.add("-Dhttp.maxConnections=64");
     }
     return args;
+  }
+
+  /** {@return the service's store, for the variants that run it, else null} */
+  S3Store store(URI endpoint, String accessKey, String secret) {
+    if (store == null) {
+      return null;
+    }
+    return new S3Store(
+        endpoint,
+        "us-east-1",
+        PutHarness.BUCKET,
+        StaticCredentialsProvider.create(AwsBasicCredentials.create(accessKey, secret)),
+        Duration.ofSeconds(10),
+        status -> {},
+        store);
   }
 
   /** {@return a client configured as this variant says} */

@@ -226,7 +226,8 @@ final class ServiceParts {
                   ? externalCredentials
                   : DefaultCredentialsProvider.builder().build(),
           Duration.ofMillis(config.s3TimeoutMs()),
-          metrics::s3Status);
+          metrics::s3Status,
+          config.s3PutClient().equals("sdk") ? S3Store.PutClient.SDK : S3Store.PutClient.SIGNED);
     }
   }
 

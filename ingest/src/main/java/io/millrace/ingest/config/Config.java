@@ -248,6 +248,11 @@ public final class Config {
     return get(Settings.S3_TIMEOUT_MS);
   }
 
+  /** {@return what sends object PUTs: {@code signed} (SigV4 by hand) or {@code sdk}} */
+  public String s3PutClient() {
+    return get(Settings.S3_PUT_CLIENT);
+  }
+
   /** {@return the region given to the S3 client} */
   public String s3Region() {
     return get(Settings.S3_REGION);

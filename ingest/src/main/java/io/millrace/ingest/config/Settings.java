@@ -158,6 +158,13 @@ final class Settings {
           100,
           600_000,
           "how long one S3 request attempt may take");
+  static final Setting<String> S3_PUT_CLIENT =
+      add(
+          "MILLRACE_S3_PUT_CLIENT",
+          "signed",
+          "signed|sdk",
+          "what sends object PUTs: a SigV4-signed PUT over the JDK's HTTP client, or the AWS SDK",
+          Setting.oneOf(v -> v.equals("signed") || v.equals("sdk") ? v : null));
   static final Setting<String> S3_REGION =
       add(
           "MILLRACE_S3_REGION",

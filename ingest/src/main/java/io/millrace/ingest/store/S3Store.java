@@ -43,6 +43,7 @@ public final class S3Store implements ObjectStore {
   private static final Logger LOG = LoggerFactory.getLogger(S3Store.class);
 
   private final S3Client s3;
+  private final SignedPut signed; // null: PUTs through the SDK
   private final String bucket;
   private volatile boolean conditionalWrites = true; // until the store says it has none
 
@@ -63,7 +64,48 @@ public final class S3Store implements ObjectStore {
       AwsCredentialsProvider credentials,
       Duration attemptTimeout,
       IntConsumer onHttpStatus) {
+    this(endpoint, region, bucket, credentials, attemptTimeout, onHttpStatus, PutClient.SIGNED);
+  }
+
+  /** How {@link #put} and {@link #putIfAbsent} send their requests. */
+  public enum PutClient {
+    /** The SDK's {@code PutObject} (its whole request pipeline). */
+    SDK,
+    /** {@link SignedPut}: the same request signed by hand over {@code HttpURLConnection}. */
+    SIGNED
+  }
+
+  /**
+   * Creates the client.
+   *
+   * @param endpoint the endpoint, or null for AWS's own
+   * @param region the region
+   * @param bucket the bucket
+   * @param credentials the credentials provider
+   * @param attemptTimeout how long one HTTP attempt may take
+   * @param onHttpStatus told the status of every HTTP response, retries included
+   * @param putClient what sends the PUTs (every other request goes through the SDK)
+   */
+  public S3Store(
+      URI endpoint,
+      String region,
+      String bucket,
+      AwsCredentialsProvider credentials,
+      Duration attemptTimeout,
+      IntConsumer onHttpStatus,
+      PutClient putClient) {
     this.bucket = bucket;
+    this.signed =
+        putClient == PutClient.SIGNED
+            ? new SignedPut(
+                endpoint,
+                region,
+                bucket,
+                credentials,
+                Duration.ofSeconds(2),
+                attemptTimeout,
+                onHttpStatus)
+            : null;
     var builder =
         S3Client.builder()
             .region(Region.of(region))
@@ -122,7 +164,12 @@ public final class S3Store implements ObjectStore {
   }
 
   @Override
-  public void put(String key, byte[] body, String contentType, String contentEncoding) {
+  public void put(String key, byte[] body, String contentType, String contentEncoding)
+      throws InterruptedException {
+    if (signed != null) {
+      signed.put(key, body, contentType, contentEncoding, false);
+      return;
+    }
     PutObjectRequest.Builder request =
         PutObjectRequest.builder().bucket(bucket).key(key).contentType(contentType);
     if (contentEncoding != null) {
@@ -139,10 +186,27 @@ public final class S3Store implements ObjectStore {
    * then on (logged once).
    */
   @Override
-  public boolean putIfAbsent(String key, byte[] body, String contentType, String contentEncoding) {
+  public boolean putIfAbsent(String key, byte[] body, String contentType, String contentEncoding)
+      throws InterruptedException {
     if (!conditionalWrites) {
       put(key, body, contentType, contentEncoding);
       return true;
+    }
+    if (signed != null) {
+      try {
+        return signed.put(key, body, contentType, contentEncoding, true);
+      } catch (S3Exception e) {
+        if (e.statusCode() != 501) {
+          throw e;
+        }
+        conditionalWrites = false;
+        LOG.warn(
+            "the store does not support conditional writes (If-None-Match: *): {}; using plain"
+                + " PUTs",
+            e.toString());
+        put(key, body, contentType, contentEncoding);
+        return true;
+      }
     }
     PutObjectRequest.Builder request =
         PutObjectRequest.builder()
@@ -196,6 +260,9 @@ public final class S3Store implements ObjectStore {
 
   @Override
   public void close() {
+    if (signed != null) {
+      signed.close();
+    }
     s3.close();
   }
 }
