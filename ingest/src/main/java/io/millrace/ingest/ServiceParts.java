@@ -215,8 +215,17 @@ final class ServiceParts {
 
     private S3Store newStore(boolean embeddedStore, int s3Port, String secret) {
       S3Store.keepAliveConnections(config.maxWorkers());
+      URI endpoint = embeddedStore ? URI.create("http://127.0.0.1:" + s3Port) : config.s3Endpoint();
+      // auto: our own signed PUT where it is tested (S3-compatible stores, the embedded one), the
+      // SDK against AWS itself, whose every variant (virtual hosts, session tokens) the SDK knows
+      boolean signed =
+          switch (config.s3PutClient()) {
+            case "signed" -> true;
+            case "sdk" -> false;
+            default -> !S3Store.awsItself(endpoint);
+          };
       return new S3Store(
-          embeddedStore ? URI.create("http://127.0.0.1:" + s3Port) : config.s3Endpoint(),
+          endpoint,
           config.s3Region(),
           config.bucket(),
           embeddedStore
@@ -227,7 +236,7 @@ final class ServiceParts {
                   : DefaultCredentialsProvider.builder().build(),
           Duration.ofMillis(config.s3TimeoutMs()),
           metrics::s3Status,
-          config.s3PutClient().equals("sdk") ? S3Store.PutClient.SDK : S3Store.PutClient.SIGNED);
+          signed ? S3Store.PutClient.SIGNED : S3Store.PutClient.SDK);
     }
   }
 

@@ -248,7 +248,10 @@ public final class Config {
     return get(Settings.S3_TIMEOUT_MS);
   }
 
-  /** {@return what sends object PUTs: {@code signed} (SigV4 by hand) or {@code sdk}} */
+  /**
+   * {@return what sends object PUTs: {@code signed} (SigV4 by hand), {@code sdk}, or {@code auto}
+   * (signed, except the SDK for AWS's own endpoints)}
+   */
   public String s3PutClient() {
     return get(Settings.S3_PUT_CLIENT);
   }

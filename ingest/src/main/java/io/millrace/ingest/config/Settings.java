@@ -161,10 +161,12 @@ final class Settings {
   static final Setting<String> S3_PUT_CLIENT =
       add(
           "MILLRACE_S3_PUT_CLIENT",
-          "signed",
-          "signed|sdk",
-          "what sends object PUTs: a SigV4-signed PUT over the JDK's HTTP client, or the AWS SDK",
-          Setting.oneOf(v -> v.equals("signed") || v.equals("sdk") ? v : null));
+          "auto",
+          "auto|signed|sdk",
+          "what sends object PUTs: a SigV4-signed PUT over the JDK's HTTP client (signed), the AWS"
+              + " SDK (sdk), or auto: signed for the embedded store and S3-compatible endpoints,"
+              + " the SDK for AWS's own (*.amazonaws.com)",
+          Setting.oneOf(v -> v.equals("auto") || v.equals("signed") || v.equals("sdk") ? v : null));
   static final Setting<String> S3_REGION =
       add(
           "MILLRACE_S3_REGION",

@@ -2,6 +2,7 @@ package io.millrace.ingest.store;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,6 +69,18 @@ public final class S3Store implements ObjectStore {
   }
 
   /** How {@link #put} and {@link #putIfAbsent} send their requests. */
+  /**
+   * {@return whether the endpoint is AWS's own S3 ({@code *.amazonaws.com}, {@code
+   * *.amazonaws.com.cn}), or none (the SDK's default, AWS)}
+   */
+  public static boolean awsItself(URI endpoint) {
+    if (endpoint == null) {
+      return true;
+    }
+    String host = endpoint.getHost() == null ? "" : endpoint.getHost().toLowerCase(Locale.ROOT);
+    return host.endsWith(".amazonaws.com") || host.endsWith(".amazonaws.com.cn");
+  }
+
   public enum PutClient {
     /** The SDK's {@code PutObject} (its whole request pipeline). */
     SDK,

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -201,5 +202,16 @@ class S3StoreContractTest {
                   .toList())
           .containsExactlyInAnyOrder("through/the/proxy", "recovered");
     }
+  }
+
+  @Test
+  void autoKeepsTheSdkForAwsItselfOnly() {
+    assertThat(S3Store.awsItself(null)).isTrue();
+    assertThat(S3Store.awsItself(URI.create("https://s3.eu-west-1.amazonaws.com"))).isTrue();
+    assertThat(S3Store.awsItself(URI.create("https://S3.AMAZONAWS.COM"))).isTrue();
+    assertThat(S3Store.awsItself(URI.create("https://s3.cn-north-1.amazonaws.com.cn"))).isTrue();
+    assertThat(S3Store.awsItself(URI.create("http://127.0.0.1:9000"))).isFalse();
+    assertThat(S3Store.awsItself(URI.create("https://minio.example.com"))).isFalse();
+    assertThat(S3Store.awsItself(URI.create("https://amazonaws.com.evil.example"))).isFalse();
   }
 }
