@@ -128,6 +128,13 @@ class TornTailServiceTest {
             }
           }
         }
+        // the log counts what it cuts up to the last non-zero byte (a preallocated segment's tail
+        // is zeros): the same count here, read before the restart repairs the file
+        byte[] before = Files.readAllBytes(segment);
+        long lastNonZero = Math.min(cut, before.length);
+        while (torn != null && lastNonZero > torn.start() && before[(int) lastNonZero - 1] == 0) {
+          lastNonZero--;
+        }
         try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.WRITE)) {
           ch.truncate(cut);
         }
@@ -166,7 +173,7 @@ class TornTailServiceTest {
                     .findFirst()
                     .orElse("(no line about a torn tail)"));
         if (torn != null) {
-          long droppedBytes = cut - torn.start();
+          long droppedBytes = lastNonZero - torn.start();
           assertThat(logs)
               .as("the log says what was cut off; %s", what)
               .containsIgnoringCase("torn tail")
