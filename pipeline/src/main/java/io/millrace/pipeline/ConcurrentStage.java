@@ -5,39 +5,49 @@ import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * {@code mapConcurrent(n, fn)} and {@code mapConcurrentUnordered(n, fn)}: a dispatcher (the stage's
- * thread) and up to {@code n} long-lived worker threads.
+ * {@code mapConcurrent(n, fn)} and {@code mapConcurrentUnordered(n, fn)}: up to {@code n}
+ * long-lived worker threads that take their input themselves; the stage's own thread is the first
+ * of them. There is no dispatcher and no emitter thread.
  *
- * <p>The dispatcher takes one of {@code n} permits (the window) per element, numbers the element
- * and hands it to an idle worker, or, if none is idle, starts a new one with it. A worker calls
- * {@code fn}, hands its result on and waits for its next element. So workers are started lazily, as
- * the calls in flight grow, never more than {@code n}; a burst of completions costs no thread start
- * per call, only a hand-off to a parked worker.
+ * <p>A worker loops: (ordered) takes one of {@code n} permits, the window; under the take lock,
+ * takes the next element and its number (reading a chunk from the input when the last one is used
+ * up, so one worker at a time waits for input while the others wait for the lock); calls {@code
+ * fn}; hands the result on; goes round again. A worker that took an element starts more workers
+ * (under the take lock) if fewer than {@code n} exist and nobody waits for the take lock: one per
+ * element ready for them (left in the chunk or waiting in the input), at most one per free permit.
+ * So workers are started lazily as the calls in flight grow, never more than {@code n}, and a burst
+ * of completions costs neither a thread start nor a hand-off per call: a worker goes straight on to
+ * its next element.
  *
  * <p>Ordered: results go into a ring of {@code n} slots indexed by the element's number. Whichever
  * worker fills the slot at the head takes the emitter's role (a flag, one holder at a time), hands
- * on every consecutive result that is ready, in one {@code sendAll}, then returns their permits.
- * There is no emitter thread. A permit is held from dispatch until its result was handed on, so
- * calls in flight plus results waiting are at most {@code n}, and the element numbered {@code s +
- * n} is dispatched only after slot {@code s} was emptied. Unordered: a worker sends its result on
- * itself and then returns its permit.
+ * on every consecutive result that is ready with one {@code sendAll}, then returns their permits,
+ * keeping one for its own next element (so it neither waits nor wakes a waiter only to take the
+ * permit from it). A permit is held from before an element is numbered until its result was handed
+ * on, so calls in flight plus results waiting are at most {@code n}, and the element numbered
+ * {@code s + n} is numbered only after slot {@code s} was emptied. Unordered needs no permits: each
+ * of the at most {@code n} workers runs one call at a time and sends its result on itself before it
+ * takes the next element.
  *
- * <p>A worker puts itself on the idle stack before its permit can be returned, so when the
- * dispatcher holds a permit and {@code n} workers exist, one of them is idle (or the run is
- * stopping). At the end of the input the dispatcher marks the input ended and wakes every worker;
- * idle workers then end, busy ones once their call is handed on. When the run stops (a call failed,
- * a cancel, a cut region) the run interrupts every thread, parked workers included, and a worker
- * woken by an interrupt ends; it throws the interrupt only if its stage is not stopping.
+ * <p>At the end of the input every worker, once it finds no next element, returns its permit and
+ * ends; the last one to end closes the stage's side of the output (after every result was handed
+ * on: each worker hands on, or leaves to the role's holder, before it ends). When the run stops (a
+ * call failed, a cancel, a cut region) the run interrupts every thread and fails the buffers; every
+ * place a worker waits (the window, the take lock, the input, the output) throws then, so every
+ * worker ends and none waits for input that will not come.
  *
- * <p>Counters: {@code in} is the dispatcher's; {@code out} (unordered), {@code inFlight} and {@code
- * busy} are kept per worker (one writer each, no atomic instruction per call) and summed on read
- * through {@link StageCounters#share}; ordered {@code out} is written by the emitter's role holder
- * only.
+ * <p>Counters: {@code in} is written under the take lock; {@code out} (unordered), {@code inFlight}
+ * and {@code busy} are kept per worker (one writer each, no atomic instruction per call) and summed
+ * on read through {@link StageCounters#share}; ordered {@code out} is written by the emitter's role
+ * holder only. All are exact once the run ended.
+ *
+ * <p>Not kept from the thread-per-call design: a call no longer gets a fresh thread, so what a call
+ * leaves in a {@code ThreadLocal} is seen by the next call on that worker.
  */
 final class ConcurrentStage implements StageBody, StageCounters.Shares {
 
@@ -49,7 +59,11 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
   private final Channel<Object> in;
   private final Outlet out;
 
-  /** Calls in flight plus results not yet handed on. */
+  /**
+   * Ordered: elements numbered but not yet handed on, plus workers between a permit and an element.
+   * Unordered needs none: each of the at most {@code n} workers runs one call at a time and hands
+   * its result on before it takes the next element.
+   */
   private final Semaphore window;
 
   /** Ordered: slot {@code seq % n} holds the result of element {@code seq} until handed on. */
@@ -64,15 +78,23 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
   /** Ordered, the emitter's (guarded by {@link #emitting}): the chunk it hands on. */
   private final Object[] emitBuf;
 
-  /** Every worker started; written by the dispatcher, read by snapshots up to {@link #started}. */
+  private final ReentrantLock take = new ReentrantLock();
+  // guarded by take:
+  private final Object[] chunk;
+  private int pos;
+  private int len;
+  private boolean ended;
+  private long nextSeq;
+
+  /**
+   * Every worker started; written under the take lock, read by snapshots up to {@link #started}.
+   */
   private final Worker[] workers;
 
   private volatile int started;
 
-  /** The top of the stack of idle workers (pushed by workers, popped by the dispatcher only). */
-  private final AtomicReference<Worker> idle = new AtomicReference<>();
-
-  private volatile boolean inputEnded;
+  /** Workers started and not yet ended normally; the last to end closes the output. */
+  private final AtomicInteger live = new AtomicInteger();
 
   ConcurrentStage(
       RunScope scope,
@@ -89,95 +111,75 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
     this.ordered = ordered;
     this.in = in;
     this.out = out;
-    this.window = new Semaphore(maxInFlight);
+    this.window = ordered ? new Semaphore(maxInFlight) : null;
     this.ring = ordered ? new AtomicReferenceArray<>(maxInFlight) : null;
     this.emitBuf = ordered ? Chunks.newChunk(out.channel) : null;
+    this.chunk = Chunks.newChunk(in);
     this.workers = new Worker[maxInFlight];
   }
 
-  // ------------------------------------------------------------------ the dispatcher
-
+  /** The stage's thread: the first worker. */
   @Override
   public void run() throws Exception {
     st.share(this);
-    Object[] chunk = Chunks.newChunk(in);
-    long seq = 0;
+    Worker first = new Worker();
+    take.lock();
     try {
-      while (true) {
-        int k = Chunks.take(in, chunk, chunk.length, -1);
-        if (k < 0) {
-          break; // end of input
-        }
-        st.in.getAndAdd(k);
-        for (int i = 0; i < k; i++) {
-          Object item = chunk[i];
-          chunk[i] = null;
-          window.acquire();
-          dispatch(item, seq++);
-        }
-      }
+      workers[0] = first;
+      started = 1;
+      live.set(1);
     } finally {
-      endInput(); // also when stopping: a worker never waits for input that will not come
+      take.unlock();
     }
-    window.acquire(maxInFlight); // every call has ended and its result was handed on
-    out.producerDone();
+    first.run();
   }
 
-  private void dispatch(Object item, long seq) {
-    Worker w = popIdle();
-    if (w != null) {
-      w.seq = seq;
-      w.item = item; // volatile: publishes seq
-      LockSupport.unpark(w.thread);
-      return;
-    }
-    int s = started;
-    if (s == maxInFlight) {
-      // n workers and none idle while we hold a permit: some worker ended, so the run is stopping
-      if (!scope.isStopping(st)) {
-        throw new AssertionError("stage '" + st.name + "': no idle worker of " + s);
-      }
-      return;
-    }
-    w = new Worker();
-    w.seq = seq;
-    w.item = item;
-    workers[s] = w;
-    started = s + 1;
-    w.thread = scope.fork(st, w);
-  }
+  // ------------------------------------------------------------------ taking input
 
-  private void endInput() {
-    inputEnded = true;
-    for (int i = 0, s = started; i < s; i++) {
-      Thread t = workers[i].thread;
-      if (t != null) {
-        LockSupport.unpark(t);
-      }
-    }
-  }
-
-  private Worker popIdle() {
-    while (true) {
-      Worker top = idle.get();
-      if (top == null) {
+  /**
+   * {@return the next element, or null at the end of the input} Called under the take lock; may
+   * wait for input.
+   */
+  private Object next() throws InterruptedException {
+    if (pos == len) {
+      if (ended) {
         return null;
       }
-      // only the dispatcher pops, so top cannot be popped and pushed again meanwhile (no ABA)
-      if (idle.compareAndSet(top, top.next)) {
-        top.next = null;
-        return top;
+      int k = Chunks.take(in, chunk, chunk.length, -1);
+      if (k < 0) {
+        ended = true;
+        return null;
       }
+      st.in.lazySet(st.in.get() + k);
+      pos = 0;
+      len = k;
     }
+    Object x = chunk[pos];
+    chunk[pos++] = null;
+    return x;
   }
 
-  private void pushIdle(Worker w) {
-    while (true) {
-      Worker top = idle.get();
-      w.next = top;
-      if (idle.compareAndSet(top, w)) {
-        return;
-      }
+  /**
+   * Starts more workers if more could work now: as many as there are elements ready for them (taken
+   * and not yet handed out, or waiting in the input) and permits free, up to {@code n} workers in
+   * all; none if a worker waits for the take lock already. Called under the take lock.
+   */
+  private void maybeStartWorkers() {
+    int s = started;
+    if (s == maxInFlight || take.hasQueuedThreads()) {
+      return;
+    }
+    int more = Math.min(maxInFlight - s, ordered ? window.availablePermits() : maxInFlight);
+    if (more <= 0) {
+      return;
+    }
+    more = Math.min(more, (len - pos) + in.size());
+    for (int i = 0; i < more; i++) {
+      Worker w = new Worker();
+      workers[s] = w;
+      started = ++s;
+      live.incrementAndGet();
+      scope.fork(st, w);
     }
   }
 
@@ -188,9 +190,12 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
    * that fills a slot while another holds the role leaves it to that one: the holder checks the
    * head again after giving the role up (both accesses are volatile, so one of the two sees the
    * other's write).
+   *
+   * @return whether the caller kept one of the permits it freed (for its next element)
    */
-  private void emit() throws InterruptedException {
+  private boolean emit() throws InterruptedException {
     int n = maxInFlight;
+    boolean kept = false;
     while (emitting.compareAndSet(false, true)) {
       long h;
       try {
@@ -219,15 +224,22 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
             st.out.lazySet(st.out.get() + k);
           }
           head = h;
-          window.release(taken);
+          if (!kept) {
+            kept = true; // the caller's next element takes this permit: no wake-up, no barging
+            taken--;
+          }
+          if (taken > 0) {
+            window.release(taken);
+          }
         }
       } finally {
         emitting.set(false);
       }
       if (ring.get((int) (h % n)) == null) {
-        return;
+        return kept;
       }
     }
+    return kept;
   }
 
   // ------------------------------------------------------------------ counters
@@ -276,13 +288,8 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
 
   // ------------------------------------------------------------------ a worker
 
-  /** One worker thread: calls, hands on, waits for its next element; ends at the input's end. */
+  /** One worker: takes an element, calls, hands on, until the input ends. */
   private final class Worker implements StageBody {
-    Thread thread; // the dispatcher's: set when started, read when waking the worker
-    Worker next; // the idle stack's link
-    long seq; // written by the dispatcher before item
-    volatile Object item; // the element to call next; null while idle
-
     // this worker's counters: written by it only (release), summed by snapshots (acquire)
     private long outCount;
     private int calling;
@@ -290,23 +297,42 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
 
     @Override
     public void run() throws Exception {
-      Object x = item;
-      while (x != null) {
-        long s = seq;
-        item = null;
+      boolean permit = false; // ordered: holds a permit kept from its last hand-on
+      while (true) {
+        if (ordered && !permit) {
+          window.acquire();
+        }
+        permit = false;
+        Object x;
+        long s;
+        take.lockInterruptibly();
+        try {
+          x = next();
+          s = nextSeq;
+          if (x != null) {
+            nextSeq = s + 1;
+            maybeStartWorkers();
+          }
+        } finally {
+          take.unlock();
+        }
+        if (x == null) {
+          if (ordered) {
+            window.release();
+          }
+          break;
+        }
         Object r = call(x);
-        pushIdle(this); // before the permit can come back: see the class comment
         if (ordered) {
           ring.set((int) (s % maxInFlight), r);
-          emit();
-        } else {
-          if (r != PolicyRunner.DROPPED) {
-            out.channel.send(r);
-            OUT.setRelease(this, outCount + 1);
-          }
-          window.release();
+          permit = emit();
+        } else if (r != PolicyRunner.DROPPED) {
+          out.channel.send(r);
+          OUT.setRelease(this, outCount + 1);
         }
-        x = awaitItem();
+      }
+      if (live.decrementAndGet() == 0) {
+        out.producerDone(); // every worker handed its results on (or left them to the emitter)
       }
     }
 
@@ -318,26 +344,6 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
       } finally {
         BUSY.setRelease(this, busy + (System.nanoTime() - t0));
         CALLING.setRelease(this, 0);
-      }
-    }
-
-    /** {@return the next element, or null when this worker is to end} */
-    private Object awaitItem() throws InterruptedException {
-      while (true) {
-        Object x = item;
-        if (x != null) {
-          return x;
-        }
-        if (inputEnded) {
-          return item; // dispatched before the end was marked, or null
-        }
-        if (Thread.interrupted()) {
-          if (scope.isStopping(st)) {
-            return null;
-          }
-          throw new InterruptedException();
-        }
-        LockSupport.park(this);
       }
     }
   }
