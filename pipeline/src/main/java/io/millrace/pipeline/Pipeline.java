@@ -197,10 +197,14 @@ public final class Pipeline<T> {
   }
 
   /**
-   * Applies {@code fn} to each element with at most {@code maxInFlight} calls running at once, each
-   * on its own virtual thread, and emits the results in input order. No more threads are started
-   * than calls in flight; a completed result waits for those before it, and those waiting count
-   * against {@code maxInFlight} too, so memory stays bounded.
+   * Applies {@code fn} to each element with at most {@code maxInFlight} calls running at once, on
+   * up to {@code maxInFlight} worker virtual threads, and emits the results in input order. Workers
+   * are started only as the calls in flight grow (one per element ready to be called while every
+   * worker is busy) and each runs one call after the other until the input ends; so there are never
+   * more than {@code maxInFlight}, and a call does not get a thread of its own ({@code
+   * ThreadLocal}s carry over between calls on one worker). A completed result waits for those
+   * before it, and those waiting count against {@code maxInFlight} too, so memory stays bounded.
+   * Cancelling or failing the run interrupts every worker, busy or idle.
    *
    * @param maxInFlight the most calls at once, at least 1
    * @param fn the function; a {@code null} result fails the stage

@@ -18,13 +18,14 @@ import java.util.function.Consumer;
 /**
  * The threads of one run, its deadline, and how it stops and ends.
  *
- * <p>Lifecycle. The run forks one virtual thread per stage (plus, for {@code mapConcurrent}, one
- * per call in flight) with {@link #fork}. A counter of live threads starts at 1 (a token held by
- * the starter until every stage is forked, given back with {@link #started}) so the run cannot
- * finish while it is still being started. The thread that brings the counter to 0 runs {@link
- * #finish}: ends the {@link Outcome}, stops the deadline watchdog, closes what the run must close
- * ({@link #closeAtEnd}), tells the run's owner ({@code onEnd}) and releases {@link #done}. Joiners
- * wait on {@code done}, so they return only after every thread's work is over.
+ * <p>Lifecycle. The run forks one virtual thread per stage (plus, for {@code mapConcurrent}, its
+ * further workers, and for {@code mapConcurrentPartitioned}, one per key being called) with {@link
+ * #fork}. A counter of live threads starts at 1 (a token held by the starter until every stage is
+ * forked, given back with {@link #started}) so the run cannot finish while it is still being
+ * started. The thread that brings the counter to 0 runs {@link #finish}: ends the {@link Outcome},
+ * stops the deadline watchdog, closes what the run must close ({@link #closeAtEnd}), tells the
+ * run's owner ({@code onEnd}) and releases {@link #done}. Joiners wait on {@code done}, so they
+ * return only after every thread's work is over.
  *
  * <p>Stopping. The first failure or cancellation sets the outcome, then {@link #stop} sets {@code
  * stopping}, fails every buffer with a cancellation ("run N stopped") and interrupts every live
@@ -114,7 +115,8 @@ final class RunScope {
 
   /**
    * The factory of stage {@code st}'s threads in this run, made on its first fork: a stage that
-   * forks a thread per call (mapConcurrent) then pays neither a builder nor a name per call.
+   * forks a thread per key or call ({@code mapConcurrentPartitioned}, {@code timeoutEach}'s
+   * watchers) then pays neither a builder nor a name per call.
    */
   private ThreadFactory threadFactory(StageCounters st) {
     ThreadFactory f = factories.get(st);

@@ -10,7 +10,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Each counter is written by the stage's own threads and read by anyone through {@link
  * #snapshot()}. A counter only one thread writes is bumped with {@code lazySet(get() + 1)}, which
  * costs no atomic instruction on the hot path; one that several threads write (a concurrent stage's
- * call threads) uses {@code getAndIncrement}.
+ * call threads) uses {@code getAndIncrement}, unless the stage keeps it per thread and contributes
+ * the sums through {@link #share} ({@code mapConcurrent}'s workers: {@code out}, {@code inFlight}
+ * and {@code busy} without an atomic instruction per call).
  */
 final class StageCounters {
   final String name;
@@ -29,6 +31,27 @@ final class StageCounters {
   final AtomicLong busyNanos = new AtomicLong();
 
   /**
+   * Counters a stage keeps per thread, each written by its one thread only; a snapshot adds their
+   * sums to the shared counters. Exact once the threads ended (the run's end orders their writes
+   * before any read of a finished run); while they run, a sum is as fresh as each thread's last
+   * write.
+   */
+  interface Shares {
+    long out();
+
+    int inFlight();
+
+    long busyNanos();
+  }
+
+  private volatile Shares shares;
+
+  /** Adds {@code s}'s sums to this stage's snapshots; set at most once, by the stage's thread. */
+  void share(Shares s) {
+    shares = s;
+  }
+
+  /**
    * Creates the counters of one stage.
    *
    * @param name the stage's unique name within its run
@@ -43,16 +66,17 @@ final class StageCounters {
 
   /** {@return the counters now; each is read on its own, so the set is not atomic} */
   StageStats snapshot() {
+    Shares s = shares;
     return new StageStats(
         name,
         in.get(),
-        out.get(),
+        out.get() + (s == null ? 0 : s.out()),
         failed.get(),
         skipped.get(),
         retried.get(),
         diverted.get(),
-        inFlight.get(),
+        inFlight.get() + (s == null ? 0 : s.inFlight()),
         output == null ? 0 : output.size(),
-        Duration.ofNanos(busyNanos.get()));
+        Duration.ofNanos(busyNanos.get() + (s == null ? 0 : s.busyNanos())));
   }
 }
