@@ -43,8 +43,7 @@ final class AlsoToStage implements StageBody {
       }
       st.in.getAndAdd(n);
       toSide.sendAll(chunk, n);
-      out.channel.sendAll(chunk, n);
-      st.out.getAndAdd(n);
+      out.channel.sendAll(chunk, n, st.out);
       java.util.Arrays.fill(chunk, 0, n, null);
     }
     toSide.close(); // the side sink takes what is left, then ends

@@ -5,6 +5,7 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -473,6 +474,15 @@ public final class Channel<T> implements Iterable<T> {
    * channels. On an exception, some prefix may have been sent.
    */
   void sendAll(Object[] src, int n) throws InterruptedException {
+    sendAll(src, n, null);
+  }
+
+  /**
+   * As {@link #sendAll(Object[], int)}, and adds to {@code sentCount} (if not null) how many were
+   * sent, also when an exception ends it after a prefix: a stage's {@code out} counter stays exact
+   * when the run stops in the middle of a chunk.
+   */
+  void sendAll(Object[] src, int n, AtomicLong sentCount) throws InterruptedException {
     int sent = 0;
     lock.lockInterruptibly();
     try {
@@ -509,6 +519,9 @@ public final class Channel<T> implements Iterable<T> {
       }
     } finally {
       lock.unlock();
+      if (sentCount != null && sent > 0) {
+        sentCount.getAndAdd(sent);
+      }
     }
   }
 

@@ -34,8 +34,7 @@ final class ChannelSourceStage implements StageBody {
         break;
       }
       st.in.getAndAdd(n);
-      out.channel.sendAll(buf, n);
-      st.out.getAndAdd(n);
+      out.channel.sendAll(buf, n, st.out);
       Arrays.fill(buf, 0, n, null);
     }
     out.producerDone();

@@ -219,9 +219,8 @@ final class ConcurrentStage implements StageBody, StageCounters.Shares {
             break;
           }
           if (k > 0) {
-            out.channel.sendAll(emitBuf, k);
+            out.channel.sendAll(emitBuf, k, st.out);
             Arrays.fill(emitBuf, 0, k, null);
-            st.out.lazySet(st.out.get() + k);
           }
           head = h;
           if (!kept) {

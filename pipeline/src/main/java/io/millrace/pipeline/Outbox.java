@@ -65,8 +65,7 @@ final class Outbox {
 
   void flush() throws InterruptedException {
     if (n > 0) {
-      out.channel.sendAll(buf, n);
-      st.out.getAndAdd(n);
+      out.channel.sendAll(buf, n, st.out);
       Arrays.fill(buf, 0, n, null);
       n = 0;
     }

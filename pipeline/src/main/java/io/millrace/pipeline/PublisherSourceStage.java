@@ -106,8 +106,7 @@ final class PublisherSourceStage implements StageBody {
       }
       if (n > 0) {
         st.in.getAndAdd(n);
-        out.channel.sendAll(chunk, n);
-        st.out.getAndAdd(n);
+        out.channel.sendAll(chunk, n, st.out);
         Arrays.fill(chunk, 0, n, null);
         handedOn += n;
       }
