@@ -20,11 +20,12 @@ import java.util.stream.IntStream;
  * and the context checks are all hand-written (get the order wrong, start the goroutine before
  * acquiring, and there is one goroutine per queued item).
  *
- * <p><b>Millrace.</b> {@code mapConcurrent(n, fn)} is that pattern built in: a permit is taken
- * before a virtual thread is started for an item, so at most {@code n} calls run and at most {@code
- * n} call threads exist at once; results come out in input order ({@code mapConcurrentUnordered}
- * emits them as they complete). The example measures the most calls in flight and shows the wall
- * time can't beat {@code ceil(items / n) × work}.
+ * <p><b>Millrace.</b> {@code mapConcurrent(n, fn)} is that pattern built in: at most {@code n}
+ * worker virtual threads, started only as calls in flight grow, each taking the next item when its
+ * call returns, so at most {@code n} calls run and at most {@code n} call threads exist; results
+ * come out in input order ({@code mapConcurrentUnordered} emits them as they complete). The example
+ * measures the most calls in flight and shows the wall time can't beat {@code ceil(items / n) ×
+ * work}.
  */
 public final class BoundedConcurrency {
 
@@ -109,7 +110,12 @@ public final class BoundedConcurrency {
         items + " items, mapConcurrent(" + limit + ", ...), " + work.toMillis() + " ms each");
     out.accept("results, in input order: " + results);
     out.accept("most calls in flight at once: " + maxInFlight.get() + " (limit " + limit + ")");
-    out.accept("calls ran on " + callThreads.size() + " virtual threads, one per item");
+    out.accept(
+        "calls ran on "
+            + callThreads.size()
+            + " worker virtual threads (at most "
+            + limit
+            + ", each takes the next item)");
     out.accept(
         "took "
             + (elapsed.compareTo(floor) >= 0 ? "at least " : "LESS than ")
