@@ -212,13 +212,7 @@ public final class S3Store implements ObjectStore {
         if (e.statusCode() != 501) {
           throw e;
         }
-        conditionalWrites = false;
-        LOG.warn(
-            "the store does not support conditional writes (If-None-Match: *): {}; using plain"
-                + " PUTs",
-            e.toString());
-        put(key, body, contentType, contentEncoding);
-        return true;
+        return plainFromNowOn(e, key, body, contentType, contentEncoding);
       }
     }
     PutObjectRequest.Builder request =
@@ -238,16 +232,26 @@ public final class S3Store implements ObjectStore {
         return false;
       }
       if (e.statusCode() == 501) {
-        conditionalWrites = false;
-        LOG.warn(
-            "the store does not support conditional writes (If-None-Match: *): {}; using plain"
-                + " PUTs",
-            e.toString());
-        put(key, body, contentType, contentEncoding);
-        return true;
+        return plainFromNowOn(e, key, body, contentType, contentEncoding);
       }
       throw e;
     }
+  }
+
+  /** The store answered 501 to a conditional write: plain PUTs from now on, this one first. */
+  private boolean plainFromNowOn(
+      S3Exception notImplemented,
+      String key,
+      byte[] body,
+      String contentType,
+      String contentEncoding)
+      throws InterruptedException {
+    conditionalWrites = false;
+    LOG.warn(
+        "the store does not support conditional writes (If-None-Match: *): {}; using plain PUTs",
+        notImplemented.toString());
+    put(key, body, contentType, contentEncoding);
+    return true;
   }
 
   @Override
