@@ -45,25 +45,7 @@ class ConcurrentStageStressTest {
 
   @Test
   void randomWindowsAndEndingsLoseNothingLeakNothingAndCountExactly() throws Exception {
-    long seed = Long.getLong("millrace.stress.seed", System.nanoTime());
-    SplittableRandom rnd = new SplittableRandom(seed);
-    int iterations = StressConfig.iterations();
-    int[] endings = new int[Ending.values().length];
-    for (int it = 0; it < iterations; it++) {
-      Ending ending = Ending.values()[rnd.nextInt(Ending.values().length)];
-      long iterationSeed = rnd.nextLong();
-      String where = "seed " + seed + ", iteration " + it + ", ending " + ending;
-      try {
-        Bounded.within(
-            Duration.ofSeconds(20), () -> runOne(new SplittableRandom(iterationSeed), ending));
-      } catch (AssertionError e) {
-        throw new AssertionError(where + ": " + e.getMessage() + " (" + LAST.get() + ")", e);
-      }
-      endings[ending.ordinal()]++;
-    }
-    if (iterations >= 30) {
-      assertThat(endings).doesNotContain(0);
-    }
+    StressConfig.loop(Ending.class, "ending", 30, LAST::get, ConcurrentStageStressTest::runOne);
   }
 
   private static void runOne(SplittableRandom rnd, Ending ending) throws Exception {

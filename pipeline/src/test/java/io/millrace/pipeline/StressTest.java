@@ -38,25 +38,7 @@ class StressTest {
 
   @Test
   void randomPipelinesEndedAtRandomMomentsLeakNothingAndLoseNothing() throws Exception {
-    long seed = Long.getLong("millrace.stress.seed", System.nanoTime());
-    SplittableRandom rnd = new SplittableRandom(seed);
-    int iterations = StressConfig.iterations();
-    int[] outcomes = new int[Action.values().length];
-    for (int it = 0; it < iterations; it++) {
-      Action action = Action.values()[rnd.nextInt(Action.values().length)];
-      long iterationSeed = rnd.nextLong();
-      String where = "seed " + seed + ", iteration " + it + ", action " + action;
-      try {
-        Bounded.within(
-            Duration.ofSeconds(20), () -> runOne(new SplittableRandom(iterationSeed), action));
-      } catch (AssertionError e) {
-        throw new AssertionError(where + ": " + e.getMessage() + " (" + LAST.get() + ")", e);
-      }
-      outcomes[action.ordinal()]++;
-    }
-    if (iterations >= 20) {
-      assertThat(outcomes).doesNotContain(0);
-    }
+    StressConfig.loop(Action.class, "action", 20, LAST::get, StressTest::runOne);
   }
 
   private static void runOne(SplittableRandom rnd, Action action) throws Exception {
