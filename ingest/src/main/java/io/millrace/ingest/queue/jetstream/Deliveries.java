@@ -76,7 +76,6 @@ final class Deliveries implements JobSource, Redelivery {
   private final ArrayDeque<FixedBatch> rebuilt = new ArrayDeque<>(); // ready to be stored
   private final Set<String> rebuilding = new HashSet<>(); // batch names being rebuilt
   private final Set<String> rebuildAgain = new HashSet<>(); // asked for while being rebuilt
-  private final Set<String> rebuiltNames = new HashSet<>(); // rebuilt here, not yet stored
   private final AtomicBoolean rebuiltIterated = new AtomicBoolean();
   private volatile Ledger ledger; // made once the link is first ready (the connection is kept)
   private boolean fetchEnded;
@@ -301,26 +300,27 @@ final class Deliveries implements JobSource, Redelivery {
   }
 
   /**
-   * A batch was stored whole. A batch rebuilt here is first {@linkplain Ledger#markStored recorded
-   * stored} in the ledger: its other messages may still be on their way back (given back together,
-   * redelivered in several pulls), and the rebuild they start must not store what is left of it
-   * again. If the ledger cannot be written the messages are acknowledged all the same (a late one
-   * then stores a subset again, as without the record).
+   * A batch was stored whole. A recoverable batch is first {@linkplain Ledger#markStored recorded
+   * stored} in the ledger, before any of its messages is acknowledged: a message of it may still
+   * come back (an ack lost with the connection or the process, several messages redelivered in
+   * several pulls), and the rebuild that starts must find the batch stored, not store what is left
+   * of it under the same key — that would overwrite the object with a subset and lose the rest. If
+   * the ledger cannot be written the messages are given back instead of acknowledged: redelivered,
+   * the batch is rebuilt whole and stored again under its key (the same bytes), nothing lost.
    */
   @Override
   public void ack(FixedBatch stored) {
-    boolean rebuiltHere;
-    lock.lock();
-    try {
-      rebuiltHere = rebuiltNames.remove(stored.name());
-    } finally {
-      lock.unlock();
-    }
-    if (rebuiltHere && stored.recoverable()) {
+    if (stored.recoverable()) {
       try {
         ledger().markStored(stored.name());
       } catch (IOException | JetStreamApiException | RuntimeException e) {
-        LOG.warn("recording batch {} stored in the ledger failed: {}", stored.name(), e.toString());
+        LOG.warn(
+            "recording batch {} stored in the ledger failed ({}); its messages go back to"
+                + " JetStream to be stored again whole",
+            stored.name(),
+            e.toString());
+        giveBack(stored.jobs(), e);
+        return;
       }
     }
     ack(stored.jobs());
@@ -576,22 +576,10 @@ final class Deliveries implements JobSource, Redelivery {
   /**
    * {@return batch {@code name} as its intent and claims fix it: the jobs of messages held here,
    * the others read back by sequence (acknowledged by whoever holds them); null if none of its
-   * messages is left (it was stored and acknowledged)}
+   * messages is left, or if one is gone and the batch is recorded stored (it was stored whole
+   * meanwhile: what is held of it here is acknowledged)}
    */
   FixedBatch rebuildNow(String name) throws IOException, JetStreamApiException {
-    FixedBatch b = rebuildContent(name);
-    if (b != null) {
-      lock.lock();
-      try {
-        rebuiltNames.add(name);
-      } finally {
-        lock.unlock();
-      }
-    }
-    return b;
-  }
-
-  private FixedBatch rebuildContent(String name) throws IOException, JetStreamApiException {
     Ledger l = ledger();
     Ledger.Intent intent = l.intent(name);
     if (intent == null) {
@@ -600,6 +588,7 @@ final class Deliveries implements JobSource, Redelivery {
     }
     List<Part> content = l.claim(intent); // settles what its worker did not claim before dying
     List<Job> jobs = new ArrayList<>();
+    boolean partGone = false;
     var jsm = link.state().connection().jetStreamManagement();
     for (Part p : content) {
       List<Job> of = null;
@@ -621,7 +610,8 @@ final class Deliveries implements JobSource, Redelivery {
           mi = jsm.getMessage(cfg.stream(), p.seq());
         } catch (JetStreamApiException e) {
           if (e.getApiErrorCode() == NO_MESSAGE_FOUND) {
-            continue; // acknowledged (the batch was stored) or dead-lettered
+            partGone = true; // acknowledged (so the batch was stored) or dead-lettered
+            continue;
           }
           throw e;
         }
@@ -632,6 +622,22 @@ final class Deliveries implements JobSource, Redelivery {
         of = all.subList(p.from(), p.to());
       }
       jobs.addAll(of);
+    }
+    if (partGone && l.stored(name)) {
+      // stored whole (and recorded so) since the check in rebuild: what is held of it here was in
+      // that object; a subset stored under its key now would overwrite it and lose the rest
+      List<Job> held = new ArrayList<>();
+      for (Job j : jobs) {
+        if (j.receipt() instanceof Delivery.Held) {
+          held.add(j);
+        }
+      }
+      LOG.info(
+          "batch {} was stored meanwhile; acknowledging its {} payloads held here",
+          name,
+          held.size());
+      ack(held);
+      return null;
     }
     return jobs.isEmpty() ? null : new FixedBatch(name, jobs, true);
   }

@@ -27,8 +27,10 @@ import java.util.function.LongSupplier;
  *       lines {@code <seq> <from> <to> <batch name>}. A part is added only if it overlaps no part
  *       claimed before ({@code update} with the revision read, retried on a conflict), so every
  *       payload is claimed by at most one batch, and a claim, once made, never changes.
- *   <li>{@code s.<name>}: batch {@code name} was stored whole, written before its messages are
- *       acknowledged, for rebuilt batches (whose messages may come back in several deliveries).
+ *   <li>{@code s.<name>}: batch {@code name} was stored whole, written before any of its messages
+ *       is acknowledged (a message of it may still come back: an ack lost, several messages
+ *       redelivered in several pulls; the rebuild it starts must not store a subset under the same
+ *       key).
  * </ul>
  *
  * <p>The content rule: <b>batch {@code B} holds exactly the parts of its intent that are claimed by
