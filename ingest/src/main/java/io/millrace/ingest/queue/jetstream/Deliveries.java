@@ -147,7 +147,14 @@ final class Deliveries implements JobSource, Redelivery {
     }
   }
 
-  private void accept(Message m) {
+  /**
+   * Takes one pulled message in: its jobs join the waiting line. A message held here that comes
+   * again with the same delivery count is the same delivery twice — nats-server before 2.9.23 at
+   * times hands one message to two pull requests (nats-io/nats-server#4460) — and is dropped: the
+   * delivery held here answers for it, and handing its payloads out again would put them in two
+   * batches. One that comes again with a higher count was redelivered (see {@link #supersede}).
+   */
+  void accept(Message m) {
     long delivered = m.metaData().deliveredCount();
     if (delivered > 1) {
       metrics.natsRedelivered.increment();
@@ -181,10 +188,14 @@ final class Deliveries implements JobSource, Redelivery {
     // delivered before: some of its payloads may be in a batch fixed by a worker that died (or
     // froze); those are stored by rebuilding that very batch, never in a new one
     Set<String> claimedBy = delivered > 1 ? claimedBatches(d) : Set.of();
+    boolean twice = false;
     lock.lock();
     try {
+      Delivery same = bySeq.get(d.seq);
       if (abandoned) {
         d.settled = true;
+      } else if (same != null && !same.settled && same.delivered == delivered) {
+        twice = true;
       } else {
         held.add(d);
         Delivery older = bySeq.put(d.seq, d);
@@ -206,6 +217,13 @@ final class Deliveries implements JobSource, Redelivery {
     }
     if (d.settled) {
       deadLetters.settle(d, null); // pulled as the pipeline died: straight back
+      return;
+    }
+    if (twice) {
+      LOG.info(
+          "message {} was handed to this worker twice (delivery {}); the second is dropped",
+          d.sequence(),
+          delivered);
       return;
     }
     for (String name : claimedBy) {

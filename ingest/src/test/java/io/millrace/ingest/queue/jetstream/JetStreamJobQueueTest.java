@@ -443,6 +443,27 @@ class JetStreamJobQueueTest {
   }
 
   @Test
+  void theSameDeliveryHandedOverTwiceGivesItsPayloadsOutOnce() throws Exception {
+    JetStreamJobQueue q = queue(config("all", Map.of()), new Metrics());
+    in(q).admit(payloads("{\"a\":1}", "{\"a\":2}"));
+    Iterator<Job> it = src(q).jobs();
+    List<Job> got = take(it, 2);
+    // what nats-server before 2.9.23 at times does (nats-io/nats-server#4460): the same delivery
+    // to two pull requests
+    Delivery d = ((Delivery.Held) got.getFirst().receipt()).delivery;
+    ((Deliveries) src(q)).accept(d.msg);
+    CompletableFuture<Job> more = CompletableFuture.supplyAsync(it::next);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> more.get(1, TimeUnit.SECONDS))
+        .isInstanceOf(java.util.concurrent.TimeoutException.class);
+    assertThat(q.budget().payloads()).as("counted once").isEqualTo(2);
+    src(q).ack(got);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+    assertThat(q.budget().payloads()).isZero();
+  }
+
+  @Test
   void aBatchFixedTwiceForTheSamePayloadsKeepsWhatTheFirstClaimed() throws Exception {
     Metrics m = new Metrics();
     Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000"));
