@@ -238,6 +238,7 @@ final class Deliveries implements JobSource, Redelivery {
    */
   private void supersede(Delivery older) {
     older.settled = true;
+    older.superseded = true;
     held.remove(older);
     long n = 0;
     long size = 0;
@@ -419,7 +420,9 @@ final class Deliveries implements JobSource, Redelivery {
    * stream sequence and payload index) is recorded under its name, then each part is claimed. The
    * returned batch holds the jobs whose parts it claimed; a job whose payload another batch claimed
    * first (a worker that froze or died holding its message) is left out, and that batch is rebuilt
-   * here and comes out of {@link #rebuilt()}. Null when no job is left.
+   * here and comes out of {@link #rebuilt()}. Jobs of a delivery superseded since they were handed
+   * out (the message was delivered here again) are left out too: the newer delivery carries them.
+   * Null when no job is left.
    *
    * <p>Without a ledger ({@code MILLRACE_NATS_LEDGER_TTL_MS=0}) the batch is named {@link
    * FixedBatch#nameOf} and nothing is recorded.
@@ -428,7 +431,11 @@ final class Deliveries implements JobSource, Redelivery {
    *     retry would not find again: the same call may be repeated)
    */
   @Override
-  public FixedBatch fix(List<Job> batch) throws IOException {
+  public FixedBatch fix(List<Job> formed) throws IOException {
+    List<Job> batch = withoutSuperseded(formed);
+    if (batch.isEmpty()) {
+      return null;
+    }
     String base = FixedBatch.nameOf(batch);
     if (cfg.ledgerTtlMs() <= 0) {
       return new FixedBatch(base, batch, false);
@@ -500,6 +507,31 @@ final class Deliveries implements JobSource, Redelivery {
       return kept.isEmpty() ? null : new FixedBatch(name, kept, true);
     } catch (JetStreamApiException | RuntimeException e) {
       throw new IOException("the batch ledger failed: " + e, e);
+    }
+  }
+
+  /**
+   * {@return the batch without the jobs of deliveries superseded since they were handed out} Their
+   * payloads came again in the newer delivery, which hands them out (or has): a batch holding both
+   * would store them twice, in one object.
+   */
+  private List<Job> withoutSuperseded(List<Job> batch) {
+    lock.lock();
+    try {
+      List<Job> live = null;
+      for (int i = 0; i < batch.size(); i++) {
+        Job j = batch.get(i);
+        if (heldOf(j).delivery.superseded) {
+          if (live == null) {
+            live = new ArrayList<>(batch.subList(0, i));
+          }
+        } else if (live != null) {
+          live.add(j);
+        }
+      }
+      return live == null ? batch : live;
+    } finally {
+      lock.unlock();
     }
   }
 

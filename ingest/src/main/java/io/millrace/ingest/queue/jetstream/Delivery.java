@@ -18,6 +18,8 @@ final class Delivery {
   List<Job> jobs = List.of(); // set once, before the delivery is shared
   int pending;
   boolean settled;
+  // delivered here again while held: the newer delivery carries its payloads from then on
+  boolean superseded;
 
   Delivery(Deliveries owner, Message msg, long delivered) {
     this.owner = owner;

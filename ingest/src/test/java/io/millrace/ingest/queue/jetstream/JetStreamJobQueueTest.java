@@ -464,6 +464,29 @@ class JetStreamJobQueueTest {
   }
 
   @Test
+  void aBatchHoldingPayloadsOfASupersededDeliveryHoldsEachPayloadOnce() throws Exception {
+    JetStreamJobQueue q = queue(config("all", Map.of()), new Metrics());
+    in(q).admit(payloads("{\"s\":1}", "{\"s\":2}"));
+    Iterator<Job> it = src(q).jobs();
+    List<Job> first = take(it, 2);
+    // the server takes the message back and delivers it again while this worker holds it, as
+    // after a broker restart
+    Delivery d = ((Delivery.Held) first.getFirst().receipt()).delivery;
+    admin.publish(d.msg.getReplyTo(), "-NAK".getBytes(StandardCharsets.UTF_8));
+    List<Job> again = take(it, 2);
+    assertThat(ids(again)).isEqualTo(ids(first));
+    List<Job> both = new ArrayList<>(first);
+    both.addAll(again); // the batcher's open batch held the first ones when the others came
+    FixedBatch b = src(q).fix(both);
+    assertThat(b.jobs()).as("each payload once, from the newer delivery").isEqualTo(again);
+    src(q).ack(b);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> info(stream).getStreamState().getMsgCount() == 0);
+    assertThat(q.budget().payloads()).isZero();
+  }
+
+  @Test
   void aBatchFixedTwiceForTheSamePayloadsKeepsWhatTheFirstClaimed() throws Exception {
     Metrics m = new Metrics();
     Config c = config("worker", Map.of("MILLRACE_NATS_ACK_WAIT_MS", "1000"));
