@@ -73,6 +73,18 @@ final class Deliveries implements JobSource, Redelivery {
   private final ArrayDeque<Job> waiting = new ArrayDeque<>();
   private final LinkedHashSet<Delivery> held = new LinkedHashSet<>();
   private final Map<Long, Delivery> bySeq = new HashMap<>(); // the held ones, by stream sequence
+  // the deliveries settled here lately (acknowledged or given back), by Delivery.identity(), to
+  // know
+  // a late second copy of one of them; the oldest are forgotten
+  private final Set<String> settledLately =
+      java.util.Collections.newSetFromMap(
+          new java.util.LinkedHashMap<>(1024, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+              return size() > SETTLED_REMEMBERED;
+            }
+          });
+  private static final int SETTLED_REMEMBERED = 16_384;
   private final ArrayDeque<FixedBatch> rebuilt = new ArrayDeque<>(); // ready to be stored
   private final Set<String> rebuilding = new HashSet<>(); // batch names being rebuilt
   private final Set<String> rebuildAgain = new HashSet<>(); // asked for while being rebuilt
@@ -148,11 +160,12 @@ final class Deliveries implements JobSource, Redelivery {
   }
 
   /**
-   * Takes one pulled message in: its jobs join the waiting line. A message held here that comes
-   * again with the same delivery count is the same delivery twice — nats-server before 2.9.23 at
-   * times hands one message to two pull requests (nats-io/nats-server#4460) — and is dropped: the
-   * delivery held here answers for it, and handing its payloads out again would put them in two
-   * batches. One that comes again with a higher count was redelivered (see {@link #supersede}).
+   * Takes one pulled message in: its jobs join the waiting line. A message held here, or settled
+   * here lately, that comes again with the same delivery count is the same delivery twice —
+   * nats-server before 2.9.23 at times hands one message to two pull requests
+   * (nats-io/nats-server#4460) — and is dropped: the delivery held here answers for it (or has),
+   * and handing its payloads out again would put them in two batches. One that comes again with a
+   * higher count was redelivered (see {@link #supersede}).
    */
   void accept(Message m) {
     long delivered = m.metaData().deliveredCount();
@@ -194,7 +207,8 @@ final class Deliveries implements JobSource, Redelivery {
       Delivery same = bySeq.get(d.seq);
       if (abandoned) {
         d.settled = true;
-      } else if (same != null && !same.settled && same.delivered == delivered) {
+      } else if (same != null && !same.settled && same.identity().equals(d.identity())
+          || settledLately.contains(d.identity())) {
         twice = true;
       } else {
         held.add(d);
@@ -368,6 +382,7 @@ final class Deliveries implements JobSource, Redelivery {
           d.settled = true;
           held.remove(d);
           bySeq.remove(d.seq, d);
+          settledLately.add(d.identity());
           done.add(d);
         }
       }
@@ -813,6 +828,7 @@ final class Deliveries implements JobSource, Redelivery {
         d.settled = true;
         held.remove(d);
         bySeq.remove(d.seq, d);
+        settledLately.add(d.identity());
         given.add(d);
         for (Job k : d.jobs) {
           Delivery.Held h = (Delivery.Held) k.receipt();

@@ -15,6 +15,7 @@ final class Delivery {
   final Message msg;
   final long delivered;
   final long seq;
+  private final String identity;
   List<Job> jobs = List.of(); // set once, before the delivery is shared
   int pending;
   boolean settled;
@@ -26,6 +27,16 @@ final class Delivery {
     this.msg = msg;
     this.delivered = delivered;
     this.seq = msg.metaData().streamSequence();
+    String id = msg.hasHeaders() ? msg.getHeaders().getFirst(Codec.H_ID) : null;
+    this.identity = seq + " " + id + " " + delivered;
+  }
+
+  /**
+   * {@return what tells this delivery from any other: the stream sequence (not unique alone: a
+   * stream created again starts from 1), the message's id and the delivery count}
+   */
+  String identity() {
+    return identity;
   }
 
   /** {@return the stream sequence of the message, for logs and dead letters} */

@@ -461,6 +461,12 @@ class JetStreamJobQueueTest {
         .atMost(Duration.ofSeconds(5))
         .until(() -> info(stream).getStreamState().getMsgCount() == 0);
     assertThat(q.budget().payloads()).isZero();
+    // and once more, late, after the message was acknowledged and deleted
+    ((Deliveries) src(q)).accept(d.msg);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> more.get(1, TimeUnit.SECONDS))
+        .as("the late copy is not handed out either")
+        .isInstanceOf(java.util.concurrent.TimeoutException.class);
+    assertThat(q.budget().payloads()).isZero();
   }
 
   @Test
