@@ -18,13 +18,8 @@ import io.millrace.ingest.queue.memory.IdempotencyWindow;
 import io.millrace.ingest.queue.memory.Spill;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
@@ -96,7 +91,6 @@ import org.slf4j.LoggerFactory;
 public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private static final Logger LOG = LoggerFactory.getLogger(DiskJobQueue.class);
   private static final Duration POLL = Duration.ofMillis(50);
-  static final String LOG_ID_FILE = "LOG_ID";
 
   /**
    * How the queue runs on its log.
@@ -436,7 +430,9 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     DiskLog log = DiskLog.open(dir, logOptions.withListener(hooks), opener);
     log.retainStored(options.duplicateWindowMs());
     try {
-      DiskJobQueue q = new DiskJobQueue(log, options, maxPayloads, maxBytes, logId(dir), spillDir);
+      DiskJobQueue q =
+          new DiskJobQueue(
+              log, options, maxPayloads, maxBytes, LogIdFile.readOrCreate(dir), spillDir);
       self[0] = q;
       q.gauges(metrics);
       return q;
@@ -444,37 +440,6 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       log.close();
       throw e;
     }
-  }
-
-  /** {@return the folder's log id, drawn and written durably the first time} */
-  private static String logId(Path dir) throws IOException {
-    Path file = dir.resolve(LOG_ID_FILE);
-    if (Files.exists(file)) {
-      String id = Files.readString(file, StandardCharsets.US_ASCII).trim();
-      if (!id.matches("[a-z0-9]{1,16}")) {
-        throw new IOException(file + " holds no log id: '" + id + "'");
-      }
-      return id;
-    }
-    String r = Long.toString(new SecureRandom().nextLong() >>> 1, 36);
-    String id = (r + "00000000").substring(0, 8);
-    Path tmp = dir.resolve(LOG_ID_FILE + ".tmp");
-    try (FileChannel ch =
-        FileChannel.open(
-            tmp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING)) {
-      ch.write(java.nio.ByteBuffer.wrap((id + "\n").getBytes(StandardCharsets.US_ASCII)));
-      ch.force(true);
-    }
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException e) {
-      // some file systems cannot force a folder; the rename is then as durable as they make it
-    }
-    return id;
   }
 
   /**
