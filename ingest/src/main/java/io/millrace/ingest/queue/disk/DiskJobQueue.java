@@ -12,29 +12,22 @@ import io.millrace.ingest.queue.Job;
 import io.millrace.ingest.queue.JobIterator;
 import io.millrace.ingest.queue.JobQueue;
 import io.millrace.ingest.queue.JobSource;
-import io.millrace.ingest.queue.Receipt;
 import io.millrace.ingest.queue.Redelivery;
 import io.millrace.ingest.queue.memory.IdempotencyWindow;
 import io.millrace.ingest.queue.memory.Spill;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,6 +80,12 @@ import org.slf4j.LoggerFactory;
  * its fsync; {@link #fix} and the recording of acknowledgements are serialized by one lock (batches
  * follow each other in the log); the state of handed-out jobs is guarded by another, never held
  * across I/O.
+ *
+ * <p><b>Parts.</b> Package-private parts share one {@link QueueState} (the handed-out jobs, under
+ * its one lock): {@link DiskAdmission} (the intake side, with the key window {@link
+ * IdempotencyKeys}) and {@link StartReplay} (what a start takes in); handing jobs out and the cuts,
+ * acknowledgements and stored records (under the fix lock) are still here. {@link LogIdFile} keeps
+ * the log id.
  */
 public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private static final Logger LOG = LoggerFactory.getLogger(DiskJobQueue.class);
@@ -155,81 +154,26 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   }
 
   private final DiskLog log;
-  private final Options options;
   private final Budget budget;
   private final String logId;
-  private final byte[] idPrefix;
+  private final Options options;
   private final AdmissionGate gate = new AdmissionGate();
   private final AtomicBoolean iterated = new AtomicBoolean();
+  private final QueueState state;
+  private final DiskAdmission admission;
   private final List<List<Job>> replayed;
-  private final int replayedPayloads;
-  private final int migratedPayloads;
-  private volatile long lastErrorAtMillis = Long.MIN_VALUE;
-
-  /**
-   * The latest failed write while no request has been admitted since, or null. Only an admitted
-   * request clears it: a small control record (a cut, a stored mark) may still fit on a full disk
-   * where a request does not, and must not make the service look ready.
-   */
-  private volatile String admissionError;
 
   /** Serializes cuts and the flushing of acknowledged runs: batches follow each other. */
   private final ReentrantLock fixLock = new ReentrantLock();
 
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition changed = lock.newCondition(); // room in flight, or closing
-  // all guarded by lock:
-  private final IdempotencyWindow keys = new IdempotencyWindow();
-  private final Set<String> keysBeingAdmitted = new HashSet<>();
-  private final ArrayDeque<Slot> unfixed = new ArrayDeque<>(); // handed out, not cut; in order
-  private final TreeMap<Long, Fixed> fixed = new TreeMap<>(); // cut, not recorded stored
-  private final ArrayDeque<Fixed> toRecord = new ArrayDeque<>(); // all acked; STORED failed
-  private long inFlightPayloads;
-  private long inFlightBytes;
-  private long readerPosition; // the next position jobs() hands out
+  private final int replayedPayloads;
+  private final int migratedPayloads;
+  // all guarded by state.lock:
   private boolean admissionClosed;
   private boolean abandoned;
   private boolean consumerInside;
   private boolean closed;
   private LogReader reader; // used by the consumer of jobs() only; closed under lock
-
-  /** This queue's receipt: one payload of the log, handed out. */
-  private static final class Slot implements Receipt {
-    final DiskJobQueue owner;
-    final LogEntry entry;
-    final Job job;
-    Fixed batch; // guarded by the owner's lock; null while not cut
-    boolean acked; // guarded by the owner's lock
-
-    Slot(DiskJobQueue owner, LogEntry entry) {
-      this.owner = owner;
-      this.entry = entry;
-      this.job =
-          new Job(
-              Job.id(owner.idPrefix, entry.position()),
-              entry.appendedAtMillis(),
-              entry.payload(),
-              this);
-    }
-  }
-
-  /** A batch cut in the log and not yet recorded stored. */
-  private static final class Fixed {
-    final BatchRange range;
-    final List<Slot> slots;
-    final FixedBatch batch;
-    int unacked; // guarded by the owner's lock
-
-    Fixed(BatchRange range, List<Slot> slots, String name) {
-      this.range = range;
-      this.slots = slots;
-      List<Job> jobs = new ArrayList<>(slots.size());
-      for (Slot s : slots) {
-        jobs.add(s.job);
-      }
-      this.batch = new FixedBatch(name, jobs, true);
-    }
-  }
 
   private DiskJobQueue(
       DiskLog log, Options options, long maxPayloads, long maxBytes, String logId, Path spillDir)
@@ -237,90 +181,19 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     this.log = log;
     this.options = options;
     this.logId = logId;
-    this.idPrefix = (logId + "-").getBytes(StandardCharsets.US_ASCII);
+    this.state = new QueueState(logId);
     this.budget = new Budget(maxPayloads, maxBytes);
-    keys.windowMs(options.duplicateWindowMs());
-    long now = options.clock().millis();
-    for (Recovery.KeyedAppend k : log.recoveredKeys()) {
-      if (now - k.appendedAtMillis() < options.duplicateWindowMs()) {
-        keys.remember(k.key(), k.appendedAtMillis(), k.payloads());
-      }
-    }
+    IdempotencyKeys keys = new IdempotencyKeys(state.lock, options);
+    keys.restore(log.recoveredKeys());
+    this.admission = new DiskAdmission(log, options, budget, gate, keys);
     RecoveryReport report = log.recovery();
     LOG.info("local log {}: {}", log.directory(), report.summary());
     // batches cut before the restart and not stored: rebuilt from their ranges, same names
-    List<List<Job>> batches = new ArrayList<>();
-    int n = 0;
-    for (BatchRange r : report.pendingCuts()) {
-      Fixed f = rebuild(r);
-      batches.add(f.batch.jobs());
-      n += f.slots.size();
-    }
-    this.replayed = List.copyOf(batches);
-    this.readerPosition = log.firstUncutPosition();
-    this.migratedPayloads = spillDir == null ? 0 : migrate(spillDir);
+    this.replayed = StartReplay.rebuildPending(log, state, report);
+    state.readerPosition = log.firstUncutPosition();
+    this.migratedPayloads = spillDir == null ? 0 : StartReplay.migrate(log, options, spillDir);
     budget.take(log.unstoredPayloads(), log.unstoredBytes());
     this.replayedPayloads = (int) Math.min(Integer.MAX_VALUE, budget.payloads());
-  }
-
-  private Fixed rebuild(BatchRange r) throws IOException, InterruptedException {
-    List<Slot> slots = new ArrayList<>((int) r.count());
-    try (LogReader in = log.reader(r.first())) {
-      while (slots.size() < r.count()) {
-        LogEntry e = in.next(Duration.ZERO);
-        if (e == null) {
-          throw new IOException("local log: pending batch " + r + " is not in the log");
-        }
-        slots.add(new Slot(this, e));
-      }
-    } catch (LogClosedException e) {
-      throw new IOException("local log: pending batch " + r + " is not in the log", e);
-    }
-    Fixed f = new Fixed(r, slots, name(r));
-    for (Slot s : slots) {
-      s.batch = f;
-    }
-    f.unacked = slots.size();
-    lock.lock();
-    try {
-      fixed.put(r.first(), f);
-      inFlightPayloads += r.count();
-      inFlightBytes += r.bytes();
-    } finally {
-      lock.unlock();
-    }
-    return f;
-  }
-
-  /** Appends the payloads of the memory queue's spill files, each file deleted once durable. */
-  private int migrate(Path spillDir) throws Exception {
-    int n =
-        Spill.moveInto(
-            spillDir,
-            payloads -> {
-              for (List<byte[]> chunk : chunks(payloads)) {
-                log.append(chunk, options.writeTimeout());
-              }
-            });
-    if (n > 0) {
-      LOG.info("took {} payloads from spill files in {} into the local log", n, spillDir);
-    }
-    return n;
-  }
-
-  private List<List<byte[]>> chunks(List<byte[]> payloads) {
-    List<List<byte[]>> out = new ArrayList<>();
-    int from = 0;
-    long limit = log.maxRecordBytes();
-    for (int i = 0; i < payloads.size(); i++) {
-      List<byte[]> candidate = payloads.subList(from, i + 1);
-      if (i > from && RecordFormat.payloadsRecordBytes(candidate) > limit) {
-        out.add(payloads.subList(from, i));
-        from = i;
-      }
-    }
-    out.add(payloads.subList(from, payloads.size()));
-    return out;
   }
 
   /**
@@ -400,41 +273,15 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       Metrics metrics,
       ChannelOpener opener)
       throws Exception {
-    DiskJobQueue[] self = new DiskJobQueue[1];
-    LogListener inner = logOptions.listener();
-    LogListener hooks =
-        new LogListener() {
-          @Override
-          public void onFsync(long nanos, int writes) {
-            metrics.logFsync.record(nanos, TimeUnit.NANOSECONDS);
-            metrics.logWrites.increment(writes);
-            inner.onFsync(nanos, writes);
-          }
-
-          @Override
-          public void onWriteError(LogIoException failure) {
-            DiskJobQueue q = self[0];
-            if (q != null) {
-              q.admissionError = failure.getMessage();
-              q.lastErrorAtMillis = options.clock().millis();
-            }
-            metrics.logWriteErrors.increment();
-            inner.onWriteError(failure);
-          }
-
-          @Override
-          public void onSegmentDeleted(String fileName, long bytes) {
-            inner.onSegmentDeleted(fileName, bytes);
-          }
-        };
+    LogMeters hooks = new LogMeters(logOptions.listener(), metrics);
     DiskLog log = DiskLog.open(dir, logOptions.withListener(hooks), opener);
     log.retainStored(options.duplicateWindowMs());
     try {
       DiskJobQueue q =
           new DiskJobQueue(
               log, options, maxPayloads, maxBytes, LogIdFile.readOrCreate(dir), spillDir);
-      self[0] = q;
-      q.gauges(metrics);
+      hooks.admission = q.admission;
+      LogMeters.gauges(metrics, log, q::inFlightPayloads);
       return q;
     } catch (Exception | Error e) {
       log.close();
@@ -452,158 +299,22 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     return OptionalLong.of(log.stats().oldestUnstoredAgeMillis());
   }
 
-  private void gauges(Metrics metrics) {
-    metrics.gauge(
-        "millrace_queue_log_bytes",
-        "bytes in the local log's segment files",
-        () -> log.stats().logBytes());
-    metrics.gauge(
-        "millrace_queue_log_segments",
-        "segment files of the local log",
-        () -> log.stats().segments());
-    metrics.gauge(
-        "millrace_queue_in_flight_payloads",
-        "payloads read from the local log and not yet recorded stored (bounded: the heap's share)",
-        this::inFlightPayloads);
-  }
-
-  private String name(BatchRange r) {
-    return logId + "-" + r.name();
-  }
-
   // ------------------------------------------------------------------ Intake
 
   @Override
   public Admission admit(List<byte[]> payloads, String idempotencyKey) {
-    long n = payloads.size();
-    long size = Budget.sizeOf(payloads);
-    String tooLarge = budget.tooLarge(n, size);
-    if (tooLarge == null
-        && n > 0
-        && RecordFormat.payloadsRecordBytes(payloads, recordKey(idempotencyKey))
-            > log.maxRecordBytes()) {
-      tooLarge = "the request's record would be over the local log's record limit";
-    }
-    if (tooLarge != null) {
-      return new Admission.TooLarge(tooLarge);
-    }
-    if (!gate.tryEnter()) {
-      return new Admission.ShuttingDown();
-    }
-    try {
-      if (idempotencyKey != null) {
-        Admission seen = claimKey(idempotencyKey);
-        if (seen != null) {
-          return seen;
-        }
-      }
-      boolean admitted = false;
-      try {
-        Admission a = append(payloads, idempotencyKey, n, size);
-        admitted = a instanceof Admission.Admitted;
-        return a;
-      } finally {
-        if (idempotencyKey != null) {
-          releaseKey(idempotencyKey, admitted, n);
-        }
-      }
-    } finally {
-      gate.exit();
-    }
-  }
-
-  /** {@return the key as kept in the record (UTF-8), or null if none or too long to keep} */
-  private static byte[] recordKey(String key) {
-    if (key == null) {
-      return null;
-    }
-    byte[] b = key.getBytes(StandardCharsets.UTF_8);
-    return b.length > RecordFormat.MAX_KEY_BYTES ? null : b;
-  }
-
-  private Admission append(List<byte[]> payloads, String key, long n, long size) {
-    if (n == 0) {
-      return new Admission.Admitted(0);
-    }
-    if (!budget.tryTake(n, size)) {
-      return new Admission.QueueFull(1);
-    }
-    boolean keep = false;
-    try {
-      log.append(payloads, recordKey(key) == null ? null : key, options.writeTimeout());
-      keep = true;
-      admissionError = null;
-      return new Admission.Admitted((int) n);
-    } catch (LogException e) {
-      return switch (e) {
-        case LogIoException io ->
-            new Admission.WriteFailed(
-                io.reason() == LogIoException.Reason.DISK_FULL
-                    ? Admission.WriteFailure.DISK_FULL
-                    : Admission.WriteFailure.IO_ERROR,
-                io.getMessage());
-        case LogTimeoutException t -> {
-          keep = t.mayBeWritten(); // it may land, and is then counted until stored
-          yield new Admission.Unavailable(
-              1,
-              "the local log did not make the request durable within "
-                  + options.writeTimeout().toMillis()
-                  + " ms"
-                  + (t.mayBeWritten()
-                      ? "; it may have been written: retry with the same Idempotency-Key"
-                      : "; nothing was written"));
-        }
-        case LogClosedException c -> new Admission.ShuttingDown();
-      };
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return new Admission.Unavailable(1, "interrupted before the request was written");
-    } finally {
-      if (!keep) {
-        budget.release(n, size);
-      }
-    }
-  }
-
-  /** {@return a replay answer if the key was admitted or is being admitted, else null (claimed)} */
-  private Admission claimKey(String key) {
-    lock.lock();
-    try {
-      long seen = keys.seen(key, options.clock().millis());
-      if (seen >= 0) {
-        return new Admission.Replayed((int) seen);
-      }
-      if (!keysBeingAdmitted.add(key)) {
-        return new Admission.Unavailable(
-            1, "a request with the same Idempotency-Key is being admitted; retry");
-      }
-      return null;
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  private void releaseKey(String key, boolean admitted, long n) {
-    lock.lock();
-    try {
-      keysBeingAdmitted.remove(key);
-      if (admitted) {
-        keys.remember(key, options.clock().millis(), n);
-      }
-    } finally {
-      lock.unlock();
-    }
+    return admission.admit(payloads, idempotencyKey);
   }
 
   @Override
   public void closeAdmission() {
     gate.close();
-    lock.lock();
+    state.lock.lock();
     try {
       admissionClosed = true;
-      changed.signalAll();
+      state.changed.signalAll();
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
   }
 
@@ -614,12 +325,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
    */
   @Override
   public String notReadyReason() {
-    String error = admissionError;
-    if (error != null
-        && options.clock().millis() - lastErrorAtMillis < options.notReadyAfterError().toMillis()) {
-      return error;
-    }
-    return budget.saturated() ? "queue saturated (" + budget + ")" : null;
+    return admission.notReadyReason();
   }
 
   // ------------------------------------------------------------------ JobSource
@@ -629,10 +335,11 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     return JobIterator.once(iterated, this::take);
   }
 
+  /** {@return the next job handed out, or null at the end of the iteration} */
   private Job take() throws InterruptedException {
     while (true) {
       LogReader in;
-      lock.lockInterruptibly();
+      state.lock.lockInterruptibly();
       try {
         while (true) {
           if (abandoned || closed) {
@@ -640,19 +347,19 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
           }
           if (admissionClosed
               && gate.inside() == 0
-              && readerPosition >= log.stats().nextPosition()) {
+              && state.readerPosition >= log.stats().nextPosition()) {
             return end();
           }
-          if (inFlightPayloads == 0
-              || (inFlightPayloads < options.maxInFlightPayloads()
-                  && inFlightBytes < options.maxInFlightBytes())) {
+          if (state.inFlightPayloads == 0
+              || (state.inFlightPayloads < options.maxInFlightPayloads()
+                  && state.inFlightBytes < options.maxInFlightBytes())) {
             break;
           }
-          changed.await(POLL.toNanos(), TimeUnit.NANOSECONDS);
+          state.changed.await(POLL.toNanos(), TimeUnit.NANOSECONDS);
         }
         if (reader == null) {
           try {
-            reader = log.reader(readerPosition);
+            reader = log.reader(state.readerPosition);
           } catch (IOException e) {
             throw new UncheckedIOException(e);
           }
@@ -660,40 +367,40 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         in = reader;
         consumerInside = true;
       } finally {
-        lock.unlock();
+        state.lock.unlock();
       }
       LogEntry e;
       try {
         e = in.next(POLL);
       } catch (LogClosedException closedLog) {
-        lock.lock();
+        state.lock.lock();
         try {
           consumerInside = false;
           return end();
         } finally {
-          lock.unlock();
+          state.lock.unlock();
         }
       } catch (IOException bad) {
         throw new UncheckedIOException(bad);
       } finally {
-        lock.lock();
+        state.lock.lock();
         try {
           consumerInside = false;
         } finally {
-          lock.unlock();
+          state.lock.unlock();
         }
       }
       if (e != null) {
-        lock.lock();
+        state.lock.lock();
         try {
-          Slot s = new Slot(this, e);
-          unfixed.addLast(s);
-          inFlightPayloads++;
-          inFlightBytes += e.payload().length;
-          readerPosition = e.position() + 1;
+          Slot s = new Slot(state, e);
+          state.unfixed.addLast(s);
+          state.inFlightPayloads++;
+          state.inFlightBytes += e.payload().length;
+          state.readerPosition = e.position() + 1;
           return s.job;
         } finally {
-          lock.unlock();
+          state.lock.unlock();
         }
       }
     }
@@ -705,6 +412,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     return null;
   }
 
+  /** Closes the reader unless the consumer is reading it. Caller holds the lock. */
   private void closeReader() {
     if (reader != null && !consumerInside) {
       try {
@@ -714,13 +422,6 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       }
       reader = null;
     }
-  }
-
-  private Slot slotOf(Job j) {
-    if (!(j.receipt() instanceof Slot s) || s.owner != this) {
-      throw new IllegalArgumentException("not a job of this queue: " + j);
-    }
-    return s;
   }
 
   /**
@@ -737,11 +438,11 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     }
     List<Slot> slots = new ArrayList<>(batch.size());
     for (Job j : batch) {
-      slots.add(slotOf(j));
+      slots.add(state.slotOf(j));
     }
-    lock.lock();
+    state.lock.lock();
     try {
-      Fixed known = slots.getFirst().batch;
+      CutBatch known = slots.getFirst().batch;
       if (known != null) {
         if (!known.slots.equals(slots)) {
           throw new IllegalArgumentException("these jobs are in another batch: " + known.batch);
@@ -749,7 +450,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         return known.batch;
       }
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
     fixLock.lockInterruptibly();
     try {
@@ -767,11 +468,11 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
    *
    * @param acknowledged whether every slot was acknowledged already (a flushed run)
    */
-  private Fixed cut(List<Slot> slots, boolean acknowledged)
+  private CutBatch cut(List<Slot> slots, boolean acknowledged)
       throws IOException, InterruptedException {
-    lock.lock();
+    state.lock.lock();
     try {
-      Iterator<Slot> head = unfixed.iterator();
+      Iterator<Slot> head = state.unfixed.iterator();
       for (Slot s : slots) {
         if (!head.hasNext() || head.next() != s) {
           throw new IllegalArgumentException(
@@ -782,7 +483,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         }
       }
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
     BatchRange range;
     try {
@@ -790,23 +491,23 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     } catch (LogException e) {
       throw new IOException(e.getMessage(), e);
     }
-    Fixed f = new Fixed(range, List.copyOf(slots), name(range));
+    CutBatch f = new CutBatch(range, List.copyOf(slots), state.name(range));
     boolean complete;
-    lock.lock();
+    state.lock.lock();
     try {
       int unacked = 0;
       for (Slot s : slots) {
-        unfixed.pollFirst();
+        state.unfixed.pollFirst();
         s.batch = f;
         if (!s.acked) {
           unacked++;
         }
       }
       f.unacked = unacked;
-      fixed.put(range.first(), f);
+      state.fixed.put(range.first(), f);
       complete = unacked == 0;
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
     if (complete) {
       record(f);
@@ -818,16 +519,16 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private void flushAcknowledged() throws IOException, InterruptedException {
     while (true) {
       List<Slot> run = new ArrayList<>();
-      lock.lock();
+      state.lock.lock();
       try {
-        for (Slot s : unfixed) {
+        for (Slot s : state.unfixed) {
           if (!s.acked) {
             break;
           }
           run.add(s);
         }
       } finally {
-        lock.unlock();
+        state.lock.unlock();
       }
       if (run.isEmpty()) {
         return;
@@ -837,7 +538,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   }
 
   /** Writes the stored record of a batch whose jobs are all acknowledged; on failure, retried. */
-  private void record(Fixed f) {
+  private void record(CutBatch f) {
     try {
       log.markStored(f.range, options.writeTimeout());
     } catch (LogException | InterruptedException e) {
@@ -845,52 +546,52 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         Thread.currentThread().interrupt();
       }
       LOG.warn("recording batch {} stored failed, retried later: {}", f.batch.name(), e.toString());
-      lock.lock();
+      state.lock.lock();
       try {
-        toRecord.addLast(f);
+        state.toRecord.addLast(f);
       } finally {
-        lock.unlock();
+        state.lock.unlock();
       }
       return;
     }
-    lock.lock();
+    state.lock.lock();
     try {
-      fixed.remove(f.range.first());
-      inFlightPayloads -= f.range.count();
-      inFlightBytes -= f.range.bytes();
-      changed.signalAll();
+      state.fixed.remove(f.range.first());
+      state.inFlightPayloads -= f.range.count();
+      state.inFlightBytes -= f.range.bytes();
+      state.changed.signalAll();
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
     budget.release(f.range.count(), f.range.bytes());
   }
 
   /** Retries stored records that failed. */
   private void recordPending() {
-    List<Fixed> again;
-    lock.lock();
+    List<CutBatch> again;
+    state.lock.lock();
     try {
-      if (toRecord.isEmpty()) {
+      if (state.toRecord.isEmpty()) {
         return;
       }
-      again = new ArrayList<>(toRecord);
-      toRecord.clear();
+      again = new ArrayList<>(state.toRecord);
+      state.toRecord.clear();
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
-    for (Fixed f : again) {
+    for (CutBatch f : again) {
       record(f);
     }
   }
 
   @Override
   public void ack(Collection<Job> stored) {
-    List<Fixed> complete = new ArrayList<>(1);
+    List<CutBatch> complete = new ArrayList<>(1);
     boolean headAcked = false;
-    lock.lock();
+    state.lock.lock();
     try {
       for (Job j : stored) {
-        Slot s = slotOf(j);
+        Slot s = state.slotOf(j);
         if (s.acked) {
           continue;
         }
@@ -899,14 +600,14 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
           if (--s.batch.unacked == 0) {
             complete.add(s.batch);
           }
-        } else if (s == unfixed.peekFirst()) {
+        } else if (s == state.unfixed.peekFirst()) {
           headAcked = true;
         }
       }
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
-    for (Fixed f : complete) {
+    for (CutBatch f : complete) {
       record(f);
     }
     if (headAcked) {
@@ -945,23 +646,23 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   public List<Job> unacknowledged() {
     List<Job> all = new ArrayList<>();
     long from;
-    lock.lock();
+    state.lock.lock();
     try {
-      for (Fixed f : fixed.values()) {
+      for (CutBatch f : state.fixed.values()) {
         for (Slot s : f.slots) {
           all.add(s.job);
         }
       }
-      for (Slot s : unfixed) {
+      for (Slot s : state.unfixed) {
         all.add(s.job);
       }
-      from = readerPosition;
+      from = state.readerPosition;
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
     try (LogReader backlog = log.reader(from)) {
       for (LogEntry e; (e = backlog.next(Duration.ZERO)) != null; ) {
-        all.add(new Slot(this, e).job);
+        all.add(new Slot(state, e).job);
       }
     } catch (LogClosedException e) {
       // read to the end
@@ -1007,18 +708,19 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         sorted.sort(
             (a, b) ->
                 Long.compare(
-                    slotOf(a.getFirst()).entry.position(), slotOf(b.getFirst()).entry.position()));
+                    state.slotOf(a.getFirst()).entry.position(),
+                    state.slotOf(b.getFirst()).entry.position()));
         for (List<Job> b : sorted) {
           List<Slot> slots = new ArrayList<>();
           for (Job j : b) {
-            slots.add(slotOf(j));
+            slots.add(state.slotOf(j));
           }
           boolean next;
-          lock.lock();
+          state.lock.lock();
           try {
-            next = slots.getFirst().batch == null && unfixed.peekFirst() == slots.getFirst();
+            next = slots.getFirst().batch == null && state.unfixed.peekFirst() == slots.getFirst();
           } finally {
-            lock.unlock();
+            state.lock.unlock();
           }
           if (next) {
             try {
@@ -1045,12 +747,12 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   /** Ends the iteration; everything stays in the log for the next start. */
   @Override
   public void abandon(Throwable cause) {
-    lock.lock();
+    state.lock.lock();
     try {
       abandoned = true;
-      changed.signalAll();
+      state.changed.signalAll();
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
   }
 
@@ -1073,21 +775,16 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
 
   /** {@return payloads handed out (or rebuilt) and not yet recorded stored} */
   long inFlightPayloads() {
-    lock.lock();
-    try {
-      return inFlightPayloads;
-    } finally {
-      lock.unlock();
-    }
+    return state.inFlightPayloads();
   }
 
   /** {@return whether {@link #close} was called} */
   boolean isClosed() {
-    lock.lock();
+    state.lock.lock();
     try {
       return closed;
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
   }
 
@@ -1116,20 +813,20 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       interrupted = true;
     }
     recordPending();
-    lock.lock();
+    state.lock.lock();
     try {
       closed = true;
-      changed.signalAll();
+      state.changed.signalAll();
       closeReader();
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
     log.close();
-    lock.lock();
+    state.lock.lock();
     try {
       closeReader();
     } finally {
-      lock.unlock();
+      state.lock.unlock();
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
