@@ -16,7 +16,6 @@ import io.millrace.ingest.queue.Redelivery;
 import io.millrace.ingest.queue.memory.IdempotencyWindow;
 import io.millrace.ingest.queue.memory.Spill;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -83,13 +82,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Parts.</b> Package-private parts share one {@link QueueState} (the handed-out jobs, under
  * its one lock): {@link DiskAdmission} (the intake side, with the key window {@link
- * IdempotencyKeys}) and {@link StartReplay} (what a start takes in); handing jobs out and the cuts,
- * acknowledgements and stored records (under the fix lock) are still here. {@link LogIdFile} keeps
- * the log id.
+ * IdempotencyKeys}), {@link StartReplay} (what a start takes in) and {@link JobReader} (hands jobs
+ * out); the cuts, acknowledgements and stored records (under the fix lock) are still here. {@link
+ * LogIdFile} keeps the log id.
  */
 public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private static final Logger LOG = LoggerFactory.getLogger(DiskJobQueue.class);
-  private static final Duration POLL = Duration.ofMillis(50);
 
   /**
    * How the queue runs on its log.
@@ -161,6 +159,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private final AtomicBoolean iterated = new AtomicBoolean();
   private final QueueState state;
   private final DiskAdmission admission;
+  private final JobReader reader;
   private final List<List<Job>> replayed;
 
   /** Serializes cuts and the flushing of acknowledged runs: batches follow each other. */
@@ -168,12 +167,6 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
 
   private final int replayedPayloads;
   private final int migratedPayloads;
-  // all guarded by state.lock:
-  private boolean admissionClosed;
-  private boolean abandoned;
-  private boolean consumerInside;
-  private boolean closed;
-  private LogReader reader; // used by the consumer of jobs() only; closed under lock
 
   private DiskJobQueue(
       DiskLog log, Options options, long maxPayloads, long maxBytes, String logId, Path spillDir)
@@ -186,6 +179,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     IdempotencyKeys keys = new IdempotencyKeys(state.lock, options);
     keys.restore(log.recoveredKeys());
     this.admission = new DiskAdmission(log, options, budget, gate, keys);
+    this.reader = new JobReader(log, options, state, gate);
     RecoveryReport report = log.recovery();
     LOG.info("local log {}: {}", log.directory(), report.summary());
     // batches cut before the restart and not stored: rebuilt from their ranges, same names
@@ -309,13 +303,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   @Override
   public void closeAdmission() {
     gate.close();
-    state.lock.lock();
-    try {
-      admissionClosed = true;
-      state.changed.signalAll();
-    } finally {
-      state.lock.unlock();
-    }
+    reader.admissionClosed();
   }
 
   /**
@@ -332,96 +320,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
 
   @Override
   public Iterator<Job> jobs() {
-    return JobIterator.once(iterated, this::take);
-  }
-
-  /** {@return the next job handed out, or null at the end of the iteration} */
-  private Job take() throws InterruptedException {
-    while (true) {
-      LogReader in;
-      state.lock.lockInterruptibly();
-      try {
-        while (true) {
-          if (abandoned || closed) {
-            return end();
-          }
-          if (admissionClosed
-              && gate.inside() == 0
-              && state.readerPosition >= log.stats().nextPosition()) {
-            return end();
-          }
-          if (state.inFlightPayloads == 0
-              || (state.inFlightPayloads < options.maxInFlightPayloads()
-                  && state.inFlightBytes < options.maxInFlightBytes())) {
-            break;
-          }
-          state.changed.await(POLL.toNanos(), TimeUnit.NANOSECONDS);
-        }
-        if (reader == null) {
-          try {
-            reader = log.reader(state.readerPosition);
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        }
-        in = reader;
-        consumerInside = true;
-      } finally {
-        state.lock.unlock();
-      }
-      LogEntry e;
-      try {
-        e = in.next(POLL);
-      } catch (LogClosedException closedLog) {
-        state.lock.lock();
-        try {
-          consumerInside = false;
-          return end();
-        } finally {
-          state.lock.unlock();
-        }
-      } catch (IOException bad) {
-        throw new UncheckedIOException(bad);
-      } finally {
-        state.lock.lock();
-        try {
-          consumerInside = false;
-        } finally {
-          state.lock.unlock();
-        }
-      }
-      if (e != null) {
-        state.lock.lock();
-        try {
-          Slot s = new Slot(state, e);
-          state.unfixed.addLast(s);
-          state.inFlightPayloads++;
-          state.inFlightBytes += e.payload().length;
-          state.readerPosition = e.position() + 1;
-          return s.job;
-        } finally {
-          state.lock.unlock();
-        }
-      }
-    }
-  }
-
-  /** Ends the iteration: closes the reader. Caller holds the lock. */
-  private Job end() {
-    closeReader();
-    return null;
-  }
-
-  /** Closes the reader unless the consumer is reading it. Caller holds the lock. */
-  private void closeReader() {
-    if (reader != null && !consumerInside) {
-      try {
-        reader.close();
-      } catch (IOException ignored) {
-        // a read-only file
-      }
-      reader = null;
-    }
+    return JobIterator.once(iterated, reader::take);
   }
 
   /**
@@ -644,35 +543,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
    */
   @Override
   public List<Job> unacknowledged() {
-    List<Job> all = new ArrayList<>();
-    long from;
-    state.lock.lock();
-    try {
-      for (CutBatch f : state.fixed.values()) {
-        for (Slot s : f.slots) {
-          all.add(s.job);
-        }
-      }
-      for (Slot s : state.unfixed) {
-        all.add(s.job);
-      }
-      from = state.readerPosition;
-    } finally {
-      state.lock.unlock();
-    }
-    try (LogReader backlog = log.reader(from)) {
-      for (LogEntry e; (e = backlog.next(Duration.ZERO)) != null; ) {
-        all.add(new Slot(state, e).job);
-      }
-    } catch (LogClosedException e) {
-      // read to the end
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while reading the local log", e);
-    }
-    return all;
+    return reader.unacknowledged();
   }
 
   /** {@return the batches cut before the restart and not stored, rebuilt, to store again whole} */
@@ -747,13 +618,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   /** Ends the iteration; everything stays in the log for the next start. */
   @Override
   public void abandon(Throwable cause) {
-    state.lock.lock();
-    try {
-      abandoned = true;
-      state.changed.signalAll();
-    } finally {
-      state.lock.unlock();
-    }
+    reader.abandon();
   }
 
   // ------------------------------------------------------------------ JobQueue
@@ -780,12 +645,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
 
   /** {@return whether {@link #close} was called} */
   boolean isClosed() {
-    state.lock.lock();
-    try {
-      return closed;
-    } finally {
-      state.lock.unlock();
-    }
+    return reader.isClosed();
   }
 
   /** {@return the log underneath (tests, metrics)} */
@@ -813,21 +673,9 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       interrupted = true;
     }
     recordPending();
-    state.lock.lock();
-    try {
-      closed = true;
-      state.changed.signalAll();
-      closeReader();
-    } finally {
-      state.lock.unlock();
-    }
+    reader.close();
     log.close();
-    state.lock.lock();
-    try {
-      closeReader();
-    } finally {
-      state.lock.unlock();
-    }
+    reader.closeReaderAfterLog();
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
