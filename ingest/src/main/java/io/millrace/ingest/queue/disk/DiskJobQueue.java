@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
@@ -27,7 +26,6 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,11 +78,11 @@ import org.slf4j.LoggerFactory;
  * follow each other in the log); the state of handed-out jobs is guarded by another, never held
  * across I/O.
  *
- * <p><b>Parts.</b> Package-private parts share one {@link QueueState} (the handed-out jobs, under
- * its one lock): {@link DiskAdmission} (the intake side, with the key window {@link
- * IdempotencyKeys}), {@link StartReplay} (what a start takes in) and {@link JobReader} (hands jobs
- * out); the cuts, acknowledgements and stored records (under the fix lock) are still here. {@link
- * LogIdFile} keeps the log id.
+ * <p><b>Parts.</b> This class is the facade; the work is done by package-private parts sharing one
+ * {@link QueueState} (the handed-out jobs, under its one lock): {@link DiskAdmission} (the intake
+ * side, with the key window {@link IdempotencyKeys}), {@link StartReplay} (what a start takes in),
+ * {@link JobReader} (hands jobs out) and {@link Cuts} (cuts, acknowledgements, stored records; it
+ * holds the fix lock). {@link LogIdFile} keeps the log id.
  */
 public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private static final Logger LOG = LoggerFactory.getLogger(DiskJobQueue.class);
@@ -160,11 +158,8 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private final QueueState state;
   private final DiskAdmission admission;
   private final JobReader reader;
+  private final Cuts cuts;
   private final List<List<Job>> replayed;
-
-  /** Serializes cuts and the flushing of acknowledged runs: batches follow each other. */
-  private final ReentrantLock fixLock = new ReentrantLock();
-
   private final int replayedPayloads;
   private final int migratedPayloads;
 
@@ -180,6 +175,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     keys.restore(log.recoveredKeys());
     this.admission = new DiskAdmission(log, options, budget, gate, keys);
     this.reader = new JobReader(log, options, state, gate);
+    this.cuts = new Cuts(log, options, state, budget);
     RecoveryReport report = log.recovery();
     LOG.info("local log {}: {}", log.directory(), report.summary());
     // batches cut before the restart and not stored: rebuilt from their ranges, same names
@@ -332,196 +328,12 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
    */
   @Override
   public FixedBatch fix(List<Job> batch) throws IOException, InterruptedException {
-    if (batch.isEmpty()) {
-      throw new IllegalArgumentException("a batch holds at least one job");
-    }
-    List<Slot> slots = new ArrayList<>(batch.size());
-    for (Job j : batch) {
-      slots.add(state.slotOf(j));
-    }
-    state.lock.lock();
-    try {
-      CutBatch known = slots.getFirst().batch;
-      if (known != null) {
-        if (!known.slots.equals(slots)) {
-          throw new IllegalArgumentException("these jobs are in another batch: " + known.batch);
-        }
-        return known.batch;
-      }
-    } finally {
-      state.lock.unlock();
-    }
-    fixLock.lockInterruptibly();
-    try {
-      flushAcknowledged();
-      return cut(slots, false).batch;
-    } finally {
-      fixLock.unlock();
-      recordPending();
-    }
-  }
-
-  /**
-   * Cuts {@code slots}, which must be the next unfixed jobs in order. Caller holds {@link
-   * #fixLock}.
-   *
-   * @param acknowledged whether every slot was acknowledged already (a flushed run)
-   */
-  private CutBatch cut(List<Slot> slots, boolean acknowledged)
-      throws IOException, InterruptedException {
-    state.lock.lock();
-    try {
-      Iterator<Slot> head = state.unfixed.iterator();
-      for (Slot s : slots) {
-        if (!head.hasNext() || head.next() != s) {
-          throw new IllegalArgumentException(
-              "a batch must be the next jobs handed out, in order, after the last batch fixed:"
-                  + " position "
-                  + s.entry.position()
-                  + " is not next");
-        }
-      }
-    } finally {
-      state.lock.unlock();
-    }
-    BatchRange range;
-    try {
-      range = log.cut(slots.getFirst().entry, slots.getLast().entry, options.writeTimeout());
-    } catch (LogException e) {
-      throw new IOException(e.getMessage(), e);
-    }
-    CutBatch f = new CutBatch(range, List.copyOf(slots), state.name(range));
-    boolean complete;
-    state.lock.lock();
-    try {
-      int unacked = 0;
-      for (Slot s : slots) {
-        state.unfixed.pollFirst();
-        s.batch = f;
-        if (!s.acked) {
-          unacked++;
-        }
-      }
-      f.unacked = unacked;
-      state.fixed.put(range.first(), f);
-      complete = unacked == 0;
-    } finally {
-      state.lock.unlock();
-    }
-    if (complete) {
-      record(f);
-    }
-    return f;
-  }
-
-  /** Records stored every run of acknowledged, unfixed jobs at the head. Holds {@link #fixLock}. */
-  private void flushAcknowledged() throws IOException, InterruptedException {
-    while (true) {
-      List<Slot> run = new ArrayList<>();
-      state.lock.lock();
-      try {
-        for (Slot s : state.unfixed) {
-          if (!s.acked) {
-            break;
-          }
-          run.add(s);
-        }
-      } finally {
-        state.lock.unlock();
-      }
-      if (run.isEmpty()) {
-        return;
-      }
-      cut(run, true);
-    }
-  }
-
-  /** Writes the stored record of a batch whose jobs are all acknowledged; on failure, retried. */
-  private void record(CutBatch f) {
-    try {
-      log.markStored(f.range, options.writeTimeout());
-    } catch (LogException | InterruptedException e) {
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
-      }
-      LOG.warn("recording batch {} stored failed, retried later: {}", f.batch.name(), e.toString());
-      state.lock.lock();
-      try {
-        state.toRecord.addLast(f);
-      } finally {
-        state.lock.unlock();
-      }
-      return;
-    }
-    state.lock.lock();
-    try {
-      state.fixed.remove(f.range.first());
-      state.inFlightPayloads -= f.range.count();
-      state.inFlightBytes -= f.range.bytes();
-      state.changed.signalAll();
-    } finally {
-      state.lock.unlock();
-    }
-    budget.release(f.range.count(), f.range.bytes());
-  }
-
-  /** Retries stored records that failed. */
-  private void recordPending() {
-    List<CutBatch> again;
-    state.lock.lock();
-    try {
-      if (state.toRecord.isEmpty()) {
-        return;
-      }
-      again = new ArrayList<>(state.toRecord);
-      state.toRecord.clear();
-    } finally {
-      state.lock.unlock();
-    }
-    for (CutBatch f : again) {
-      record(f);
-    }
+    return cuts.fix(batch);
   }
 
   @Override
   public void ack(Collection<Job> stored) {
-    List<CutBatch> complete = new ArrayList<>(1);
-    boolean headAcked = false;
-    state.lock.lock();
-    try {
-      for (Job j : stored) {
-        Slot s = state.slotOf(j);
-        if (s.acked) {
-          continue;
-        }
-        s.acked = true;
-        if (s.batch != null) {
-          if (--s.batch.unacked == 0) {
-            complete.add(s.batch);
-          }
-        } else if (s == state.unfixed.peekFirst()) {
-          headAcked = true;
-        }
-      }
-    } finally {
-      state.lock.unlock();
-    }
-    for (CutBatch f : complete) {
-      record(f);
-    }
-    if (headAcked) {
-      fixLock.lock();
-      try {
-        flushAcknowledged();
-      } catch (IOException e) {
-        LOG.warn("recording acknowledged payloads stored failed, retried later: {}", e.toString());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } finally {
-        fixLock.unlock();
-      }
-    }
-    recordPending();
+    cuts.ack(stored);
   }
 
   /** Acknowledges the batch's jobs: it is recorded stored, and its budget released. */
@@ -570,49 +382,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
    */
   @Override
   public Handover handOver(List<List<Job>> formedBatches) {
-    try {
-      fixLock.lockInterruptibly();
-      try {
-        flushAcknowledged();
-        List<List<Job>> sorted = new ArrayList<>(formedBatches);
-        sorted.removeIf(List::isEmpty);
-        sorted.sort(
-            (a, b) ->
-                Long.compare(
-                    state.slotOf(a.getFirst()).entry.position(),
-                    state.slotOf(b.getFirst()).entry.position()));
-        for (List<Job> b : sorted) {
-          List<Slot> slots = new ArrayList<>();
-          for (Job j : b) {
-            slots.add(state.slotOf(j));
-          }
-          boolean next;
-          state.lock.lock();
-          try {
-            next = slots.getFirst().batch == null && state.unfixed.peekFirst() == slots.getFirst();
-          } finally {
-            state.lock.unlock();
-          }
-          if (next) {
-            try {
-              cut(slots, false);
-            } catch (IllegalArgumentException notNext) {
-              break;
-            }
-          }
-          flushAcknowledged();
-        }
-      } finally {
-        fixLock.unlock();
-      }
-    } catch (IOException e) {
-      LOG.warn("at shutdown, recording batches in the local log failed: {}", e.toString());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    recordPending();
-    return new Handover.LeftInLog(
-        (int) Math.min(Integer.MAX_VALUE, budget.payloads()), log.directory());
+    return cuts.handOver(formedBatches);
   }
 
   /** Ends the iteration; everything stays in the log for the next start. */
@@ -672,7 +442,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     } catch (InterruptedException e) {
       interrupted = true;
     }
-    recordPending();
+    cuts.recordPending();
     reader.close();
     log.close();
     reader.closeReaderAfterLog();
