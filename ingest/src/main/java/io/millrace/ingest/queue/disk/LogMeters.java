@@ -18,7 +18,7 @@ final class LogMeters implements LogListener {
   private final Metrics metrics;
 
   /** Where write errors are noted; null until the queue is built. */
-  DiskAdmission admission;
+  volatile DiskAdmission admission; // written by the opening thread, read by the writer thread
 
   LogMeters(LogListener inner, Metrics metrics) {
     this.inner = inner;
