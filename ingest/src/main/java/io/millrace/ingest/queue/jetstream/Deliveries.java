@@ -73,17 +73,18 @@ final class Deliveries implements JobSource, Redelivery {
   private final ArrayDeque<Job> waiting = new ArrayDeque<>();
   private final LinkedHashSet<Delivery> held = new LinkedHashSet<>();
   private final Map<Long, Delivery> bySeq = new HashMap<>(); // the held ones, by stream sequence
-  // the deliveries settled here lately (acknowledged or given back), by Delivery.identity(), to
+  // the messages settled here lately, by Delivery.message(): ACKED, or the delivery count they were
+  // given back at; to know a late copy of one of them
   // know
   // a late second copy of one of them; the oldest are forgotten
-  private final Set<String> settledLately =
-      java.util.Collections.newSetFromMap(
-          new java.util.LinkedHashMap<>(1024, 0.75f, false) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-              return size() > SETTLED_REMEMBERED;
-            }
-          });
+  private final Map<String, Long> settledLately =
+      new java.util.LinkedHashMap<>(1024, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+          return size() > SETTLED_REMEMBERED;
+        }
+      };
+  private static final Long ACKED = -1L;
   private static final int SETTLED_REMEMBERED = 16_384;
   private final ArrayDeque<FixedBatch> rebuilt = new ArrayDeque<>(); // ready to be stored
   private final Set<String> rebuilding = new HashSet<>(); // batch names being rebuilt
@@ -160,12 +161,14 @@ final class Deliveries implements JobSource, Redelivery {
   }
 
   /**
-   * Takes one pulled message in: its jobs join the waiting line. A message held here, or settled
-   * here lately, that comes again with the same delivery count is the same delivery twice —
-   * nats-server before 2.9.23 at times hands one message to two pull requests
-   * (nats-io/nats-server#4460) — and is dropped: the delivery held here answers for it (or has),
-   * and handing its payloads out again would put them in two batches. One that comes again with a
-   * higher count was redelivered (see {@link #supersede}).
+   * Takes one pulled message in: its jobs join the waiting line — unless its payloads are here
+   * already, or were: handing them out again would put them in two batches. A message held here
+   * that comes again (nats-server before 2.9.23 at times hands one delivery to two pull requests,
+   * nats-io/nats-server#4460; or it was redelivered while held) is dropped: the delivery held here
+   * answers for it, acks and naks going by stream sequence. One acknowledged here lately that comes
+   * again is acknowledged again and dropped (the ack was lost). One given back here lately that
+   * comes again with the same delivery count is a copy of that delivery and dropped. One that comes
+   * again with a higher count was redelivered (see {@link #supersede}).
    */
   void accept(Message m) {
     long delivered = m.metaData().deliveredCount();
@@ -202,14 +205,19 @@ final class Deliveries implements JobSource, Redelivery {
     // froze); those are stored by rebuilding that very batch, never in a new one
     Set<String> claimedBy = delivered > 1 ? claimedBatches(d) : Set.of();
     boolean twice = false;
+    boolean ackAgain = false;
     lock.lock();
     try {
       Delivery same = bySeq.get(d.seq);
+      Long settledAs = settledLately.get(d.message());
       if (abandoned) {
         d.settled = true;
-      } else if (same != null && !same.settled && same.identity().equals(d.identity())
-          || settledLately.contains(d.identity())) {
-        twice = true;
+      } else if (same != null && !same.settled && same.message().equals(d.message())) {
+        twice = true; // held here: the delivery held answers for it (acks go by stream sequence)
+      } else if (ACKED.equals(settledAs)) {
+        ackAgain = true; // stored and acknowledged here: that ack was lost, or this is a copy
+      } else if (settledAs != null && settledAs == delivered) {
+        twice = true; // given back here, and this is a copy of that delivery, not the redelivery
       } else {
         held.add(d);
         Delivery older = bySeq.put(d.seq, d);
@@ -231,6 +239,18 @@ final class Deliveries implements JobSource, Redelivery {
     }
     if (d.settled) {
       deadLetters.settle(d, null); // pulled as the pipeline died: straight back
+      return;
+    }
+    if (ackAgain) {
+      LOG.info(
+          "message {} came again (delivery {}) after it was stored; acknowledged again",
+          d.sequence(),
+          delivered);
+      try {
+        m.ack();
+      } catch (RuntimeException e) {
+        metrics.natsAckFailures.increment();
+      }
       return;
     }
     if (twice) {
@@ -382,7 +402,7 @@ final class Deliveries implements JobSource, Redelivery {
           d.settled = true;
           held.remove(d);
           bySeq.remove(d.seq, d);
-          settledLately.add(d.identity());
+          settledLately.put(d.message(), ACKED);
           done.add(d);
         }
       }
@@ -828,7 +848,7 @@ final class Deliveries implements JobSource, Redelivery {
         d.settled = true;
         held.remove(d);
         bySeq.remove(d.seq, d);
-        settledLately.add(d.identity());
+        settledLately.put(d.message(), d.delivered);
         given.add(d);
         for (Job k : d.jobs) {
           Delivery.Held h = (Delivery.Held) k.receipt();

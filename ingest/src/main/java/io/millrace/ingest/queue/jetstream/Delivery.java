@@ -15,6 +15,7 @@ final class Delivery {
   final Message msg;
   final long delivered;
   final long seq;
+  private final String message;
   private final String identity;
   List<Job> jobs = List.of(); // set once, before the delivery is shared
   int pending;
@@ -28,7 +29,8 @@ final class Delivery {
     this.delivered = delivered;
     this.seq = msg.metaData().streamSequence();
     String id = msg.hasHeaders() ? msg.getHeaders().getFirst(Codec.H_ID) : null;
-    this.identity = seq + " " + id + " " + delivered;
+    this.message = seq + " " + id;
+    this.identity = message + " " + delivered;
   }
 
   /**
@@ -37,6 +39,11 @@ final class Delivery {
    */
   String identity() {
     return identity;
+  }
+
+  /** {@return what tells the message from any other: its stream sequence and its id} */
+  String message() {
+    return message;
   }
 
   /** {@return the stream sequence of the message, for logs and dead letters} */
