@@ -75,8 +75,6 @@ final class Deliveries implements JobSource, Redelivery {
   private final Map<Long, Delivery> bySeq = new HashMap<>(); // the held ones, by stream sequence
   // the messages settled here lately, by Delivery.message(): ACKED, or the delivery count they were
   // given back at; to know a late copy of one of them
-  // know
-  // a late second copy of one of them; the oldest are forgotten
   private final Map<String, Long> settledLately =
       new java.util.LinkedHashMap<>(1024, 0.75f, false) {
         @Override

@@ -16,7 +16,6 @@ final class Delivery {
   final long delivered;
   final long seq;
   private final String message;
-  private final String identity;
   List<Job> jobs = List.of(); // set once, before the delivery is shared
   int pending;
   boolean settled;
@@ -30,15 +29,6 @@ final class Delivery {
     this.seq = msg.metaData().streamSequence();
     String id = msg.hasHeaders() ? msg.getHeaders().getFirst(Codec.H_ID) : null;
     this.message = seq + " " + id;
-    this.identity = message + " " + delivered;
-  }
-
-  /**
-   * {@return what tells this delivery from any other: the stream sequence (not unique alone: a
-   * stream created again starts from 1), the message's id and the delivery count}
-   */
-  String identity() {
-    return identity;
   }
 
   /** {@return what tells the message from any other: its stream sequence and its id} */
