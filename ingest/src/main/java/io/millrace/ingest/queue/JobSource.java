@@ -90,6 +90,21 @@ public interface JobSource {
   }
 
   /**
+   * {@return how many payloads this source hands out at most while none of them is acknowledged
+   * (its in-flight bound; {@link Long#MAX_VALUE} when it has none of its own). {@link #jobs()}
+   * blocks at the bound, so a batch formed from more than half of it cannot fill while the previous
+   * one is being stored: it would be cut only by age. Batching keeps within half}
+   */
+  default long handOutLimit() {
+    return Long.MAX_VALUE;
+  }
+
+  /** {@return the payload bytes counterpart of {@link #handOutLimit()}} */
+  default long handOutByteLimit() {
+    return Long.MAX_VALUE;
+  }
+
+  /**
    * {@return the redelivery side, if this source can take jobs back (deliver them later, maybe to
    * another process); empty when jobs have nowhere better to wait than here, so uploads retry until
    * they are stored}

@@ -38,12 +38,12 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
  * contiguous run of the queue; with the default template it is {@code MILLRACE_BATCH_MAX_PAYLOADS}
  * payloads and splits only by bytes, exactly as before. With a partitioned template a range holds
  * up to {@code MILLRACE_BATCH_MAX_PAYLOADS × MILLRACE_BATCH_MAX_OPEN_PARTITIONS} payloads but at
- * most half of {@code MAX_QUEUE} (and half of {@code MILLRACE_QUEUE_MAX_BYTES}), so each
- * partition's objects stay large while admission keeps room (ADR 0004). Per-payload mode: {@code
- * source → mapConcurrentUnordered(MAX_WORKERS, upload one .json under the adaptive limit) with
- * retry → ack}. A job's budget in the queue is released only after its object (batched: every
- * object of its range) is stored. Keys and encoding: {@link UploadLayout}; the limit: {@link
- * Uploader}.
+ * most half of {@code MAX_QUEUE} (and half of {@code MILLRACE_QUEUE_MAX_BYTES}) and half of what
+ * the source hands out before an acknowledgement, so each partition's objects stay large while
+ * admission keeps room and the next range can fill (ADR 0004). Per-payload mode: {@code source →
+ * mapConcurrentUnordered(MAX_WORKERS, upload one .json under the adaptive limit) with retry → ack}.
+ * A job's budget in the queue is released only after its object (batched: every object of its
+ * range) is stored. Keys and encoding: {@link UploadLayout}; the limit: {@link Uploader}.
  *
  * <p>When the source has nowhere better to keep jobs (no {@link JobSource#redelivery()}), uploads
  * retry without limit (exponential backoff with jitter, 50 ms doubling to 5 s; an S3 {@code 503
@@ -377,49 +377,65 @@ public final class Workers {
 
   /**
    * {@return how many payloads a range holds at most: {@code MILLRACE_BATCH_MAX_PAYLOADS}; with a
-   * partitioned template that many per open partition, but at most half of {@code MAX_QUEUE} (never
-   * less than {@code MILLRACE_BATCH_MAX_PAYLOADS})}
+   * partitioned template that many per open partition, but at most half of {@code MAX_QUEUE} and
+   * half of what the source hands out before an acknowledgement ({@link JobSource#handOutLimit()}),
+   * never less than {@code MILLRACE_BATCH_MAX_PAYLOADS}}
    *
    * <p>Half, not all: the next range fills while one is uploaded, and admission must keep room
-   * meanwhile. A range splits into about one object per partition value, so its size is what sets
-   * the objects' size (and the PUTs per payload) of a many-valued template (BENCHMARKS.md U5).
+   * meanwhile. A range larger than half the hand-out bound could not fill while the previous one is
+   * stored (the source stops handing out at its bound) and would be cut by age alone: a lockstep of
+   * one range per {@code MILLRACE_BATCH_MAX_AGE_MS} (BENCHMARKS.md U8). A range splits into about
+   * one object per partition value, so its size is what sets the objects' size (and the PUTs per
+   * payload) of a many-valued template (BENCHMARKS.md U5).
+   *
+   * @param config the batch limits and {@code MAX_QUEUE}
+   * @param partitioned whether ranges are split per partition value
+   * @param handOutLimit the source's {@link JobSource#handOutLimit()}
    */
-  static int rangeSize(Config config, boolean partitioned) {
+  static int rangeSize(Config config, boolean partitioned, long handOutLimit) {
     int per = config.batchMaxPayloads();
     if (!partitioned) {
       return per;
     }
     long wanted = (long) per * config.batchMaxOpenPartitions();
-    return (int) Math.max(per, Math.min(wanted, config.maxQueue() / 2));
+    long cap = Math.min(config.maxQueue() / 2, handOutLimit / 2);
+    return (int) Math.max(per, Math.min(wanted, cap));
   }
 
   /**
    * {@return how many payload bytes a range holds at most: {@code MILLRACE_BATCH_MAX_BYTES}; with a
    * partitioned template that many per open partition, but at most half of {@code
-   * MILLRACE_QUEUE_MAX_BYTES} (never less than {@code MILLRACE_BATCH_MAX_BYTES})}
+   * MILLRACE_QUEUE_MAX_BYTES} and half of the source's {@link JobSource#handOutByteLimit()} (never
+   * less than {@code MILLRACE_BATCH_MAX_BYTES}), as {@link #rangeSize}}
+   *
+   * @param config the batch limits and {@code MILLRACE_QUEUE_MAX_BYTES}
+   * @param partitioned whether ranges are split per partition value
+   * @param handOutByteLimit the source's {@link JobSource#handOutByteLimit()}
    */
-  static long rangeBytes(Config config, boolean partitioned) {
+  static long rangeBytes(Config config, boolean partitioned, long handOutByteLimit) {
     long per = config.batchMaxBytes();
     if (!partitioned) {
       return per;
     }
     long wanted = per * config.batchMaxOpenPartitions(); // <= 2^31 x 100000: no overflow
-    return Math.max(per, Math.min(wanted, config.queueMaxBytes() / 2));
+    long cap = Math.min(config.queueMaxBytes() / 2, handOutByteLimit / 2);
+    return Math.max(per, Math.min(wanted, cap));
   }
 
   /**
    * {@return the ranges to store, each fixed by the source before anything is encoded: formed from
    * the jobs (count and age, then split by bytes: with the default template at {@code
    * MILLRACE_BATCH_MAX_BYTES}, as before templates; partitioned at {@link #rangeBytes(Config,
-   * boolean)}) and fixed in order on one thread, then those the source replayed at start (already
-   * fixed: fixing returns them as recorded)}
+   * boolean, long)}) and fixed in order on one thread, then those the source replayed at start
+   * (already fixed: fixing returns them as recorded)}
    */
   private Pipeline<FixedBatch> fixed(Pipeline<Job> jobs) {
     Pipeline<List<Job>> formed =
         jobs.batch(
-                rangeSize(config, partitionedRanges()), Duration.ofMillis(config.batchMaxAgeMs()))
+                rangeSize(config, partitionedRanges(), source.handOutLimit()),
+                Duration.ofMillis(config.batchMaxAgeMs()))
             .named("batch");
-    long rangeBytes = rangeBytes(config, partitionedRanges());
+    long rangeBytes = rangeBytes(config, partitionedRanges(), source.handOutByteLimit());
     formed = formed.flatMap(b -> RangeSplit.byBytes(b, rangeBytes)).named("split bytes");
     Pipeline<FixedBatch> fixedFormed = formed.flatMap(this::fix).named("fix");
     // rebuilt by a shared source after a redelivery (JetStream), fixed already

@@ -342,6 +342,18 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     ack(stored.jobs());
   }
 
+  /** {@return the in-flight bound, {@link Options#maxInFlightPayloads}} */
+  @Override
+  public long handOutLimit() {
+    return options.maxInFlightPayloads();
+  }
+
+  /** {@return the in-flight bound, {@link Options#maxInFlightBytes}} */
+  @Override
+  public long handOutByteLimit() {
+    return options.maxInFlightBytes();
+  }
+
   /** {@return empty: jobs wait in the log; uploads retry until they are stored} */
   @Override
   public Optional<Redelivery> redelivery() {
