@@ -1,20 +1,17 @@
 package io.millrace.ingest.queue.disk;
 
+import io.millrace.ingest.queue.DurableFiles;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 
 /**
  * The {@code LOG_ID} file beside a log's segments: the log id, drawn once when the log folder is
  * created (8 characters of base 36) and kept, so a replay gives the same job ids and batch names
- * and a new log (a wiped folder) never reuses the keys of an old one. Written durably (a forced
- * temporary file renamed atomically, then the folder forced where the file system allows it).
+ * and a new log (a wiped folder) never reuses the keys of an old one. Written durably ({@link
+ * DurableFiles}).
  *
  * <p>Stateless; called once per open, before the queue exists.
  */
@@ -40,22 +37,7 @@ final class LogIdFile {
     }
     String r = Long.toString(new SecureRandom().nextLong() >>> 1, 36);
     String id = (r + "00000000").substring(0, 8);
-    Path tmp = dir.resolve(NAME + ".tmp");
-    try (FileChannel ch =
-        FileChannel.open(
-            tmp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING)) {
-      ch.write(ByteBuffer.wrap((id + "\n").getBytes(StandardCharsets.US_ASCII)));
-      ch.force(true);
-    }
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException e) {
-      // some file systems cannot force a folder; the rename is then as durable as they make it
-    }
+    DurableFiles.write(file, (id + "\n").getBytes(StandardCharsets.US_ASCII));
     return id;
   }
 }

@@ -3,16 +3,14 @@ package io.millrace.ingest.queue.memory;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.millrace.ingest.queue.DurableFiles;
 import io.millrace.ingest.queue.Job;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,8 +21,8 @@ import java.util.List;
  * <p>{@code group-<first id>-<count>-<run id>.ndjson} holds one formed batch (replayed as the same
  * object, same key); {@code queued-<run id>-<time>.ndjson} holds payloads not yet in a batch. Every
  * name holds the id of the run that wrote it, so a spill never overwrites a file of an earlier run
- * (whose deletion follows). Files are written to a temporary name, forced to disk, then renamed, so
- * a file is either complete or absent.
+ * (whose deletion follows). Files are written with {@link DurableFiles} (a forced temporary file
+ * renamed atomically, then the folder forced), so a file is either complete or absent.
  */
 public final class Spill {
   private static final JsonFactory FACTORY = new JsonFactory();
@@ -92,20 +90,7 @@ public final class Spill {
       out.write('}');
       out.write('\n');
     }
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (FileChannel ch =
-        FileChannel.open(
-            tmp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING)) {
-      var buf = java.nio.ByteBuffer.wrap(out.toByteArray());
-      while (buf.hasRemaining()) {
-        ch.write(buf);
-      }
-      ch.force(true);
-    }
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    DurableFiles.write(file, out.toByteArray());
   }
 
   /** Where {@link #moveInto} puts the payloads of spill files. */
