@@ -46,14 +46,14 @@ class RangeSizeTest {
     // range of 495,000 (MAX_QUEUE=1,200,000) could only be cut by age, one per
     // MILLRACE_BATCH_MAX_AGE_MS
     Config big = config(Map.of("MAX_QUEUE", "1200000", "MILLRACE_QUEUE_MAX_BYTES", "1073741824"));
-    var handOut = io.millrace.ingest.queue.disk.DiskJobQueue.Options.of(big);
+    var handOut = io.millrace.ingest.queue.disk.DiskQueueOptions.of(big);
     assertThat(handOut.maxInFlightPayloads()).isEqualTo(330_000);
     assertThat(Workers.rangeSize(big, true, handOut.maxInFlightPayloads())).isEqualTo(165_000);
     assertThat(Workers.rangeBytes(big, true, handOut.maxInFlightBytes()))
         .isEqualTo(handOut.maxInFlightBytes() / 2);
     // the default template and the defaults are as before
     Config c = config(Map.of());
-    var defaults = io.millrace.ingest.queue.disk.DiskJobQueue.Options.of(c);
+    var defaults = io.millrace.ingest.queue.disk.DiskQueueOptions.of(c);
     assertThat(Workers.rangeSize(c, true, defaults.maxInFlightPayloads())).isEqualTo(50_000);
     assertThat(Workers.rangeSize(big, false, handOut.maxInFlightPayloads())).isEqualTo(5000);
     // never less than one batch

@@ -34,14 +34,14 @@ final class Cuts {
   private static final Logger LOG = LoggerFactory.getLogger(DiskJobQueue.class); // as before
 
   private final DiskLog log;
-  private final DiskJobQueue.Options options;
+  private final DiskQueueOptions options;
   private final QueueState state;
   private final Budget budget;
 
   /** Serializes cuts and the flushing of acknowledged runs: batches follow each other. */
   private final ReentrantLock fixLock = new ReentrantLock();
 
-  Cuts(DiskLog log, DiskJobQueue.Options options, QueueState state, Budget budget) {
+  Cuts(DiskLog log, DiskQueueOptions options, QueueState state, Budget budget) {
     this.log = log;
     this.options = options;
     this.state = state;

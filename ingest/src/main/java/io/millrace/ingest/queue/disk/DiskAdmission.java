@@ -23,7 +23,7 @@ import java.util.List;
  */
 final class DiskAdmission {
   private final DiskLog log;
-  private final DiskJobQueue.Options options;
+  private final DiskQueueOptions options;
   private final Budget budget;
   private final AdmissionGate gate;
   private final IdempotencyKeys keys;
@@ -38,7 +38,7 @@ final class DiskAdmission {
 
   DiskAdmission(
       DiskLog log,
-      DiskJobQueue.Options options,
+      DiskQueueOptions options,
       Budget budget,
       AdmissionGate gate,
       IdempotencyKeys keys) {

@@ -17,8 +17,6 @@ import io.millrace.ingest.queue.memory.IdempotencyWindow;
 import io.millrace.ingest.queue.memory.Spill;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.time.InstantSource;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
@@ -46,8 +44,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Heap.</b> Only what is being batched and uploaded is in memory: {@link #jobs()} reads the
  * log on its consumer's thread and waits while the jobs handed out and not yet recorded stored
- * reach the in-flight bound ({@link Options#maxInFlightPayloads}, {@link
- * Options#maxInFlightBytes}), whatever the backlog on disk.
+ * reach the in-flight bound ({@link DiskQueueOptions#maxInFlightPayloads}, {@link
+ * DiskQueueOptions#maxInFlightBytes}), whatever the backlog on disk.
  *
  * <p><b>Ids and names.</b> A job's id is {@code <log id>-<position as 12 hex digits>}, a batch's
  * name {@code <log id>-<first position>-<last position>} (20 digits each); the log id is drawn once
@@ -61,13 +59,13 @@ import org.slf4j.LoggerFactory;
  * stored record that fails to be written (disk full) is retried at the next acknowledgement, fix or
  * shutdown; a crash meanwhile re-uploads the batch under the same key (no duplicate object).
  *
- * <p><b>Idempotency-Key</b>s are remembered for {@link Options#duplicateWindowMs} across restarts
- * and crashes: each admitted request's key is kept in its record of the log (with its admission
- * time and payload count), written in the same fsync as its payloads; at start the window is
- * rebuilt from the keyed records within the window, and the log keeps stored segments on disk until
- * their last write is a window old, so every such record is still there. So a request resent under
- * its key within the window after a kill -9 (whether or not it got its 202) is answered {@link
- * Admission.Replayed} with the same count, never stored twice. Limits: at most {@link
+ * <p><b>Idempotency-Key</b>s are remembered for {@link DiskQueueOptions#duplicateWindowMs} across
+ * restarts and crashes: each admitted request's key is kept in its record of the log (with its
+ * admission time and payload count), written in the same fsync as its payloads; at start the window
+ * is rebuilt from the keyed records within the window, and the log keeps stored segments on disk
+ * until their last write is a window old, so every such record is still there. So a request resent
+ * under its key within the window after a kill -9 (whether or not it got its 202) is answered
+ * {@link Admission.Replayed} with the same count, never stored twice. Limits: at most {@link
  * IdempotencyWindow#MAX_KEYS} keys; a key over 65535 bytes of UTF-8 is remembered in memory only;
  * an empty request is not written, so its key is forgotten by a restart (it stored nothing either
  * way); the window's age after a restart is measured by the clock against the recorded times, so a
@@ -87,72 +85,10 @@ import org.slf4j.LoggerFactory;
 public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private static final Logger LOG = LoggerFactory.getLogger(DiskJobQueue.class);
 
-  /**
-   * How the queue runs on its log.
-   *
-   * @param writeTimeout how long an append, a cut or a stored record may take to be durable
-   * @param maxInFlightPayloads payloads handed out and not yet recorded stored, at most (at least
-   *     one is always handed out)
-   * @param maxInFlightBytes their bytes, at most
-   * @param duplicateWindowMs how long an {@code Idempotency-Key} is remembered
-   * @param notReadyAfterError how long {@link #notReadyReason()} reports a failed write (while no
-   *     request has been admitted since): admission is tried again after it, and recovers if the
-   *     cause is gone
-   * @param clock readiness and idempotency windows
-   */
-  public record Options(
-      Duration writeTimeout,
-      long maxInFlightPayloads,
-      long maxInFlightBytes,
-      long duplicateWindowMs,
-      Duration notReadyAfterError,
-      InstantSource clock) {
-
-    /** Checks the bounds. */
-    public Options {
-      if (maxInFlightPayloads < 1 || maxInFlightBytes < 1) {
-        throw new IllegalArgumentException("in-flight bounds must be >= 1");
-      }
-    }
-
-    /**
-     * {@return the options of a service: the in-flight bound is what {@code MAX_WORKERS} uploads
-     * and two batches more can hold, within {@code MAX_QUEUE} and {@code MILLRACE_QUEUE_MAX_BYTES};
-     * 5 s write timeout; readiness fails for 5 s after a failed write}
-     */
-    public static Options of(Config config) {
-      long batches = config.maxWorkers() + 2L;
-      return new Options(
-          Duration.ofSeconds(5),
-          Math.min(config.maxQueue(), batches * config.batchMaxPayloads()),
-          Math.min(config.queueMaxBytes(), batches * config.batchMaxBytes()),
-          config.nats().duplicateWindowMs(),
-          Duration.ofSeconds(5),
-          InstantSource.system());
-    }
-
-    /** {@return these options with another in-flight bound} */
-    public Options withInFlight(long payloads, long bytes) {
-      return new Options(
-          writeTimeout, payloads, bytes, duplicateWindowMs, notReadyAfterError, clock);
-    }
-
-    /** {@return these options with another clock} */
-    public Options withClock(InstantSource source) {
-      return new Options(
-          writeTimeout,
-          maxInFlightPayloads,
-          maxInFlightBytes,
-          duplicateWindowMs,
-          notReadyAfterError,
-          source);
-    }
-  }
-
   private final DiskLog log;
   private final Budget budget;
   private final String logId;
-  private final Options options;
+  private final DiskQueueOptions options;
   private final AdmissionGate gate = new AdmissionGate();
   private final AtomicBoolean iterated = new AtomicBoolean();
   private final QueueState state;
@@ -164,7 +100,12 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
   private final int migratedPayloads;
 
   private DiskJobQueue(
-      DiskLog log, Options options, long maxPayloads, long maxBytes, String logId, Path spillDir)
+      DiskLog log,
+      DiskQueueOptions options,
+      long maxPayloads,
+      long maxBytes,
+      String logId,
+      Path spillDir)
       throws Exception {
     this.log = log;
     this.options = options;
@@ -203,7 +144,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
         dir(config.dataDir()),
         config.maxQueue(),
         config.queueMaxBytes(),
-        Options.of(config),
+        DiskQueueOptions.of(config),
         logOptions(recordBytesFor(config)),
         Spill.dir(config.dataDir()),
         metrics);
@@ -244,7 +185,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       Path dir,
       long maxPayloads,
       long maxBytes,
-      Options options,
+      DiskQueueOptions options,
       DiskLogOptions logOptions,
       Path spillDir,
       Metrics metrics)
@@ -257,7 +198,7 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
       Path dir,
       long maxPayloads,
       long maxBytes,
-      Options options,
+      DiskQueueOptions options,
       DiskLogOptions logOptions,
       Path spillDir,
       Metrics metrics,
@@ -304,8 +245,8 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
 
   /**
    * {@return why admission would fail now: a write of the log failed within {@link
-   * Options#notReadyAfterError} and no request has been admitted since, or the budget is 90% taken;
-   * or null}
+   * DiskQueueOptions#notReadyAfterError} and no request has been admitted since, or the budget is
+   * 90% taken; or null}
    */
   @Override
   public String notReadyReason() {
@@ -342,13 +283,13 @@ public final class DiskJobQueue implements JobQueue, Intake, JobSource {
     ack(stored.jobs());
   }
 
-  /** {@return the in-flight bound, {@link Options#maxInFlightPayloads}} */
+  /** {@return the in-flight bound, {@link DiskQueueOptions#maxInFlightPayloads}} */
   @Override
   public long handOutLimit() {
     return options.maxInFlightPayloads();
   }
 
-  /** {@return the in-flight bound, {@link Options#maxInFlightBytes}} */
+  /** {@return the in-flight bound, {@link DiskQueueOptions#maxInFlightBytes}} */
   @Override
   public long handOutByteLimit() {
     return options.maxInFlightBytes();

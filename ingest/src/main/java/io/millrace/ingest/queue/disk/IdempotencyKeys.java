@@ -9,12 +9,11 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The Idempotency-Key window of a {@link DiskJobQueue}: the keys admitted within {@link
- * DiskJobQueue.Options#duplicateWindowMs} (rebuilt at start from the log's keyed records, see
- * {@link #restore}) and the keys of requests being admitted now. {@link DiskAdmission} claims a
- * request's key before its append and releases it after, remembering it if the request was
- * admitted. A request under a key admitted within the window is answered {@link Admission.Replayed}
- * with the same count; one under a key being admitted is answered {@link Admission.Unavailable}
- * (retry).
+ * DiskQueueOptions#duplicateWindowMs} (rebuilt at start from the log's keyed records, see {@link
+ * #restore}) and the keys of requests being admitted now. {@link DiskAdmission} claims a request's
+ * key before its append and releases it after, remembering it if the request was admitted. A
+ * request under a key admitted within the window is answered {@link Admission.Replayed} with the
+ * same count; one under a key being admitted is answered {@link Admission.Unavailable} (retry).
  *
  * <p>Guarded by the queue's {@link QueueState#lock} (passed in: the window shares the one lock of
  * the queue's handed-out state), held only for the window's bookkeeping, never across I/O. {@link
@@ -22,12 +21,12 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class IdempotencyKeys {
   private final ReentrantLock lock;
-  private final DiskJobQueue.Options options;
+  private final DiskQueueOptions options;
   // guarded by lock:
   private final IdempotencyWindow keys = new IdempotencyWindow();
   private final Set<String> keysBeingAdmitted = new HashSet<>();
 
-  IdempotencyKeys(ReentrantLock lock, DiskJobQueue.Options options) {
+  IdempotencyKeys(ReentrantLock lock, DiskQueueOptions options) {
     this.lock = lock;
     this.options = options;
     keys.windowMs(options.duplicateWindowMs());

@@ -12,8 +12,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The consumer side of a {@link DiskJobQueue}. {@link #take} reads the log on the consumer's thread
  * from {@link QueueState#readerPosition}, hands each payload out as a {@link Slot} (unfixed, in
- * flight), waits while the jobs in flight reach {@link DiskJobQueue.Options#maxInFlightPayloads} or
- * {@link DiskJobQueue.Options#maxInFlightBytes} (at least one is always handed out), and ends the
+ * flight), waits while the jobs in flight reach {@link DiskQueueOptions#maxInFlightPayloads} or
+ * {@link DiskQueueOptions#maxInFlightBytes} (at least one is always handed out), and ends the
  * iteration (null) once the queue is abandoned or closed, or admission is closed, no request is
  * inside it and every record is read. {@link #unacknowledged} is a snapshot of what is not recorded
  * stored.
@@ -28,7 +28,7 @@ final class JobReader {
   static final Duration POLL = Duration.ofMillis(50);
 
   private final DiskLog log;
-  private final DiskJobQueue.Options options;
+  private final DiskQueueOptions options;
   private final QueueState state;
   private final AdmissionGate gate;
   // all guarded by state.lock:
@@ -38,7 +38,7 @@ final class JobReader {
   private boolean closed;
   private LogReader reader; // used by the consumer of jobs() only; closed under lock
 
-  JobReader(DiskLog log, DiskJobQueue.Options options, QueueState state, AdmissionGate gate) {
+  JobReader(DiskLog log, DiskQueueOptions options, QueueState state, AdmissionGate gate) {
     this.log = log;
     this.options = options;
     this.state = state;

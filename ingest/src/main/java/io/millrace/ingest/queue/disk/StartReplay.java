@@ -76,7 +76,7 @@ final class StartReplay {
    *
    * @return the payloads taken in
    */
-  static int migrate(DiskLog log, DiskJobQueue.Options options, Path spillDir) throws Exception {
+  static int migrate(DiskLog log, DiskQueueOptions options, Path spillDir) throws Exception {
     int n =
         Spill.moveInto(
             spillDir,

@@ -65,7 +65,7 @@ class DiskJobQueueTest {
     }
   }
 
-  private DiskJobQueue open(Path logDir, DiskJobQueue.Options options, ChannelOpener opener)
+  private DiskJobQueue open(Path logDir, DiskQueueOptions options, ChannelOpener opener)
       throws Exception {
     DiskJobQueue q =
         DiskJobQueue.open(
@@ -81,12 +81,12 @@ class DiskJobQueueTest {
     return q;
   }
 
-  private DiskJobQueue open(DiskJobQueue.Options options) throws Exception {
+  private DiskJobQueue open(DiskQueueOptions options) throws Exception {
     return open(dir.resolve("queue"), options, ChannelOpener.DEFAULT);
   }
 
-  private static DiskJobQueue.Options options() throws Exception {
-    return DiskJobQueue.Options.of(Config.defaults());
+  private static DiskQueueOptions options() throws Exception {
+    return DiskQueueOptions.of(Config.defaults());
   }
 
   private void closeNow(DiskJobQueue q) {
